@@ -1,0 +1,118 @@
+//! The single registry of diagnostic codes.
+//!
+//! A code is a kebab-case name stating the problem, never the fix. Codes are what users grep
+//! for, link to and (for policies) waive, so a released code never changes its name. Every
+//! code has an explain page `explain/<code>.md` (shown by `idpc explain <code>`) and at least
+//! one err case under `tests/cases/err/<code>*`; `tests/tidy.rs` keeps all three in step.
+
+use super::Severity;
+
+macro_rules! codes {
+    ($($variant:ident = $name:literal, $severity:ident, $summary:literal;)*) => {
+        /// A diagnostic code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $summary] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in registry order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code's stable kebab-case name.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The severity a diagnostic with this code has unless a waiver changes it.
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$severity,)* }
+            }
+
+            /// One line saying what the code means.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+
+            /// The code's explain page (markdown).
+            pub fn explain(self) -> &'static str {
+                match self { $(Code::$variant => include_str!(concat!("explain/", $name, ".md")),)* }
+            }
+        }
+    };
+}
+
+codes! {
+    SyntaxError = "syntax-error", Error, "the file is not valid KDL v2";
+    InvalidUtf8 = "invalid-utf8", Error, "the file is not UTF-8 text";
+    FileTooLarge = "file-too-large", Error, "a spec file is larger than 1 MiB";
+    EstateTooLarge = "estate-too-large", Error, "the estate's files add up to more than 8 MiB";
+    NestingTooDeep = "nesting-too-deep", Error, "children blocks are nested more than 64 levels deep";
+    UnknownNode = "unknown-node", Error, "a node that idpc does not know in this place";
+    UnknownProperty = "unknown-property", Error, "a property that this node does not take";
+    MissingProperty = "missing-property", Error, "a required property is missing";
+    ConflictingProperties = "conflicting-properties", Error, "two properties that exclude each other are both given";
+    MissingArgument = "missing-argument", Error, "a node lacks a required argument";
+    UnexpectedArgument = "unexpected-argument", Error, "a node has more arguments than it takes";
+    DuplicateProperty = "duplicate-property", Error, "the same property is given twice on one node";
+    DuplicateNode = "duplicate-node", Error, "a node that may appear once appears twice";
+    DuplicateValue = "duplicate-value", Error, "the same value is listed twice";
+    MissingNode = "missing-node", Error, "a required child node is missing";
+    WrongType = "wrong-type", Error, "a value has the wrong type";
+    UnknownValue = "unknown-value", Error, "a value outside the allowed set";
+    ValueOutOfRange = "value-out-of-range", Error, "a number outside its allowed range";
+    BadName = "bad-name", Error, "a name that breaks the naming rule";
+    DuplicateName = "duplicate-name", Error, "two things of the same kind share a name";
+    MissingPlatform = "missing-platform", Error, "the estate has no platform node";
+    DuplicatePlatform = "duplicate-platform", Error, "the estate has more than one platform node";
+    UnknownTenant = "unknown-tenant", Error, "a reference to a tenant that does not exist";
+    UnknownAccount = "unknown-account", Error, "a reference to an account that does not exist";
+    UnknownEnvironment = "unknown-environment", Error, "a reference to an environment that does not exist";
+    UnknownApi = "unknown-api", Error, "a reference to an API that does not exist";
+    UnknownBaseline = "unknown-baseline", Error, "a baseline that neither the stdlib nor the estate defines";
+    UnknownProfile = "unknown-profile", Error, "a compliance profile that does not exist";
+    UnknownParameter = "unknown-parameter", Error, "a baseline parameter that the baseline does not declare";
+    MissingParameter = "missing-parameter", Error, "a required baseline parameter is missing";
+    BaselineScopeMismatch = "baseline-scope-mismatch", Error, "a baseline applied to the wrong kind of node";
+    MissingRequiredBaseline = "missing-required-baseline", Error, "a baseline requires another that is not applied";
+    BadAccountId = "bad-account-id", Error, "an AWS account id that is not 12 digits";
+    BadOu = "bad-ou", Error, "an organizational unit id that is not ou-... or r-...";
+    BadRegion = "bad-region", Error, "a value that is not an AWS region";
+    BadCidr = "bad-cidr", Error, "a value that is not an IP range in CIDR notation";
+    CidrHostBits = "cidr-host-bits", Error, "a CIDR range with host bits set";
+    BadVersion = "bad-version", Error, "a version that is not semantic versioning";
+    BadDate = "bad-date", Error, "a date that is not a real YYYY-MM-DD date";
+    BadUrl = "bad-url", Error, "a value that is not an https URL";
+    BadS3Uri = "bad-s3-uri", Error, "a value that is not an s3://bucket/key URI";
+    BadArn = "bad-arn", Error, "a malformed or wrong-service ARN";
+    BadDomain = "bad-domain", Error, "a value that is not a fully qualified domain name";
+    BadEmail = "bad-email", Error, "a value that is not an email address";
+    BadTag = "bad-tag", Error, "a tag key or value that AWS would refuse or idpc reserves";
+    BadHandle = "bad-handle", Error, "a Datadog notification handle that is not @name";
+    BadHttpMethod = "bad-http-method", Error, "a route method that is not an HTTP method API Gateway serves";
+    BadRoutePath = "bad-route-path", Error, "a route path that API Gateway would refuse";
+    DuplicateRoute = "duplicate-route", Error, "the same method and path are routed twice";
+    ConflictingRoute = "conflicting-route", Error, "two paths differ only in their parameter names";
+    MissingExpiry = "missing-expiry", Error, "an ephemeral environment without an expiry date";
+    ExpiryNotEphemeral = "expiry-not-ephemeral", Error, "an expiry date on an environment that is not ephemeral";
+    EnvironmentExpired = "environment-expired", Warning, "an ephemeral environment is past its expiry date and is no longer built";
+    UsesNotDeployed = "uses-not-deployed", Error, "an API uses an API that is not deployed in the same environment";
+    DependencyCycle = "dependency-cycle", Error, "things depend on each other in a circle";
+    MtlsWithoutDomain = "mtls-without-domain", Error, "mutual TLS needs a custom domain";
+    MissingJwtAuthorizer = "missing-jwt-authorizer", Error, "an API with jwt is deployed to an account without the jwt-authorizer baseline";
+    RegionMismatch = "region-mismatch", Error, "an ARN points at another region than the stage that uses it";
+    InternalError = "internal-error", Error, "idpc itself failed; this is a bug";
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Code {
+    /// Looks a code up by its name.
+    pub fn from_name(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}

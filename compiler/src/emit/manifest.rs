@@ -1,0 +1,64 @@
+//! `manifest.json`: the deploy plan (stacks with accounts, regions, dependencies, waves and
+//! tags) and every artifact with its kind, path and sha256.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::Artifact;
+use crate::graph::Plan;
+use crate::resolve::Resolved;
+
+/// Where the manifest goes under OUT.
+pub const PATH: &str = "manifest.json";
+
+/// Format marker, bumped when the manifest's shape changes incompatibly.
+pub const FORMAT: &str = "idpc-manifest/1";
+
+/// Lower-case hex sha256 of some bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The manifest of a build.
+pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Value {
+    let stacks: Vec<Value> = plan
+        .stacks
+        .iter()
+        .map(|stack| {
+            let depends_on: Vec<&str> = stack.depends_on.iter().map(|&d| plan.stacks[d].name.as_str()).collect();
+            json!({
+                "name": stack.name,
+                "account": stack.account,
+                "account_id": stack.account_id,
+                "region": stack.region.as_str(),
+                "depends_on": depends_on,
+                "wave": stack.wave,
+                "tags": stack.tags,
+            })
+        })
+        .collect();
+    let artifacts: Vec<Value> = artifacts
+        .iter()
+        .map(|a| {
+            let mut entry = json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": sha256(&a.bytes) });
+            if let (Some(stack), Some(map)) = (&a.stack, entry.as_object_mut()) {
+                map.insert("stack".into(), json!(stack));
+            }
+            entry
+        })
+        .collect();
+    json!({
+        "format": FORMAT,
+        "platform": resolved.platform().name.value.as_str(),
+        "stacks": stacks,
+        "artifacts": artifacts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_hex() {
+        assert_eq!(super::sha256(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

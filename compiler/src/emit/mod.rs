@@ -1,0 +1,108 @@
+//! Artifacts: what a build writes, rendered in memory.
+//!
+//! Emitters turn the resolved estate and the plan into JSON values; this module turns values
+//! into bytes with the one serializer (pretty-printed, keys sorted, newline at the end), so
+//! output is byte-identical for the same input on any machine. Emitters never import each
+//! other; shared names come from `naming`.
+
+pub mod manifest;
+pub mod naming;
+pub mod openapi;
+
+use crate::graph::{Plan, StackKind};
+use crate::resolve::Resolved;
+
+/// What an artifact is, as the manifest names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArtifactKind {
+    /// A CloudFormation template.
+    CloudFormation,
+    /// An OpenAPI 3.0.1 document in API Gateway import form.
+    OpenApi,
+    /// A Datadog monitor payload.
+    DatadogMonitor,
+    /// A Datadog dashboard payload.
+    DatadogDashboard,
+    /// A Datadog SLO payload.
+    DatadogSlo,
+}
+
+impl ArtifactKind {
+    /// The manifest's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactKind::CloudFormation => "cloudformation",
+            ArtifactKind::OpenApi => "openapi",
+            ArtifactKind::DatadogMonitor => "datadog-monitor",
+            ArtifactKind::DatadogDashboard => "datadog-dashboard",
+            ArtifactKind::DatadogSlo => "datadog-slo",
+        }
+    }
+}
+
+/// One file of the output, besides the manifest.
+#[derive(Clone, Debug)]
+pub struct Artifact {
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// Path under OUT, `/`-separated, built from validated names only.
+    pub path: String,
+    /// The stack it belongs to, if any.
+    pub stack: Option<String>,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// The whole output of a build: artifacts sorted by path, and the manifest.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// Every artifact, sorted by path.
+    pub artifacts: Vec<Artifact>,
+    /// `manifest.json`.
+    pub manifest: Vec<u8>,
+}
+
+impl Output {
+    /// Every file to write as (path, bytes), manifest included.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        std::iter::once((manifest::PATH, self.manifest.as_slice()))
+            .chain(self.artifacts.iter().map(|a| (a.path.as_str(), a.bytes.as_slice())))
+    }
+}
+
+/// Serializes a JSON value: two-space indent, keys sorted, trailing newline.
+pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Renders every artifact of a resolved, acyclic estate.
+pub fn emit(resolved: &Resolved, plan: &Plan) -> Output {
+    let mut artifacts = Vec::new();
+    for stack in &plan.stacks {
+        if let StackKind::Stage(s) = stack.kind {
+            let stage = &resolved.stages[s];
+            artifacts.push(Artifact {
+                kind: ArtifactKind::OpenApi,
+                path: naming::openapi_path(resolved, stage),
+                stack: Some(stack.name.clone()),
+                bytes: to_json(&openapi::document(resolved, stage)),
+            });
+        }
+    }
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
+    Output { artifacts, manifest }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_keys_are_sorted() {
+        // Guards against a dependency enabling serde_json's `preserve_order` through feature
+        // unification, which would make output depend on insertion order.
+        let value: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
+        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+    }
+}

@@ -1,0 +1,80 @@
+//! Every name idpc derives: stack names, stack tags, artifact paths, API Gateway names.
+//!
+//! One function per derived name, used by every emitter, so a stack's tags and the Datadog
+//! queries that select them cannot drift apart. Names derive from spec names only, never
+//! from positions, so adding an API or a route moves nothing else.
+
+use std::collections::BTreeMap;
+
+use crate::graph::StackKind;
+use crate::resolve::{Resolved, Stage};
+
+/// The CloudFormation stack name of a stack (at most 9 + 40 + 2 + 40 characters).
+pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
+    let estate = &resolved.estate;
+    match kind {
+        StackKind::Organisation => "idpc-organisation".to_owned(),
+        StackKind::Account(a) => format!("idpc-account-{}", estate.accounts[a].name.value),
+        StackKind::Environment(e) => format!("idpc-env-{}", estate.environments[e].name.value),
+        StackKind::Stage(s) => {
+            let stage = &resolved.stages[s];
+            format!("idpc-api-{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+        }
+    }
+}
+
+/// The API Gateway REST API name of a stage: also the `apiname` tag Datadog selects on.
+pub fn rest_api_name(resolved: &Resolved, stage: &Stage) -> String {
+    let estate = &resolved.estate;
+    format!("{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+}
+
+/// The API Gateway stage name of a stage: also the `stage` tag Datadog selects on.
+pub fn stage_name(resolved: &Resolved, stage: &Stage) -> String {
+    resolved.estate.environments[stage.env].name.value.to_string()
+}
+
+/// The path under OUT of a stage's OpenAPI document.
+pub fn openapi_path(resolved: &Resolved, stage: &Stage) -> String {
+    let estate = &resolved.estate;
+    format!("apis/{}/{}/openapi.json", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+}
+
+/// Stack tags: the platform's tags, then idpc's own `idpc:*` tags for the stack's scope.
+pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, String> {
+    let estate = &resolved.estate;
+    let mut tags: BTreeMap<String, String> =
+        resolved.platform().tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
+    tags.insert("idpc:platform".into(), resolved.platform().name.value.to_string());
+    let account = match kind {
+        StackKind::Organisation => None,
+        StackKind::Account(a) => Some(a),
+        StackKind::Environment(e) => Some(resolved.env_account[e]),
+        StackKind::Stage(s) => Some(resolved.env_account[resolved.stages[s].env]),
+    };
+    if let Some(a) = account {
+        let tenant = &estate.tenants[resolved.account_tenant[a]];
+        tags.insert("idpc:tenant".into(), tenant.name.value.to_string());
+        tags.insert("idpc:account".into(), estate.accounts[a].name.value.to_string());
+        if let Some(cost_center) = &tenant.cost_center {
+            tags.insert("idpc:cost-center".into(), cost_center.value.clone());
+        }
+    }
+    let env = match kind {
+        StackKind::Environment(e) => Some(e),
+        StackKind::Stage(s) => Some(resolved.stages[s].env),
+        _ => None,
+    };
+    if let Some(e) = env {
+        let env = &estate.environments[e];
+        tags.insert("idpc:environment".into(), env.name.value.to_string());
+        tags.insert("idpc:tier".into(), env.tier.value.as_str().to_owned());
+    }
+    if let StackKind::Stage(s) = kind {
+        let api = &estate.apis[resolved.stages[s].api];
+        tags.insert("idpc:service".into(), api.name.value.to_string());
+        tags.insert("idpc:version".into(), api.version.value.to_string());
+        tags.insert("idpc:owner".into(), api.owner.value.to_string());
+    }
+    tags
+}

@@ -1,0 +1,150 @@
+//! idpc compiles an estate (KDL files describing tenants, accounts, environments, baselines
+//! and APIs) into deployable artifacts. The pipeline, one module per pass, each depending
+//! only on the ones before it:
+//!
+//! 1. [`source`]: files and spans; `load_estate` reads the estate folder.
+//! 2. [`parse`]: text to KDL documents (syntax errors, nesting limit).
+//! 3. [`lower`]: KDL to the typed [`model`] (unknown/duplicate/malformed input).
+//! 4. [`resolve`]: references between entities, baseline instances, expiry.
+//! 5. [`graph`]: the dependency graph, cycles, stacks and deploy waves.
+//! 6. [`emit`]: artifacts and the manifest, rendered in memory.
+//! 7. [`write`]: the only writer; replaces the output folder atomically.
+//!
+//! [`compile`] runs passes 1-6 as a pure function of the files and [`Options`]; every pass
+//! reports into one [`diagnostics::Diagnostics`] sink and the run reports every problem at
+//! once. Any error means no output.
+
+pub mod diagnostics;
+pub mod emit;
+pub mod graph;
+pub mod lower;
+pub mod model;
+pub mod parse;
+pub mod resolve;
+pub mod source;
+pub mod stdlib;
+pub mod write;
+
+use diagnostics::{Code, Diagnostic, Diagnostics};
+use emit::Output;
+use graph::{Graph, Plan};
+use model::Date;
+use source::{FileKind, RawFile, SourceSet, Span};
+
+/// What a compilation depends on besides the files.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// "Today" for `expires=` (UTC); pinned so builds can be reproduced.
+    pub today: Date,
+}
+
+/// The result of a compilation.
+#[derive(Debug)]
+pub struct Compilation {
+    /// Every file read, for rendering diagnostics.
+    pub sources: SourceSet,
+    /// Every problem, sorted and de-duplicated.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The deploy plan, when the estate resolved.
+    pub plan: Option<Plan>,
+    /// The artifacts, when there is no error.
+    pub output: Option<Output>,
+}
+
+impl Compilation {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == diagnostics::Severity::Error)
+    }
+}
+
+/// Compiles an estate's files (as `source::load_estate` returns them) plus the stdlib.
+pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
+    let mut sink = Diagnostics::new();
+    let mut sources = SourceSet::new();
+    let mut documents = Vec::new();
+    let mut total = 0usize;
+    for raw in files {
+        let Some(kind) = source::classify(&raw.path) else { continue };
+        total += raw.bytes.len();
+        let text = match String::from_utf8(raw.bytes.clone()) {
+            Ok(text) => text,
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                let file = sources.add(&raw.path, String::from_utf8_lossy(&raw.bytes).into_owned(), kind);
+                sink.push(
+                    Diagnostic::new(Code::InvalidUtf8, format!("`{}` is not UTF-8 text", raw.path))
+                        .primary(Span::new(file, at, at + 1), "invalid byte")
+                        .help("save the file as UTF-8"),
+                );
+                continue;
+            }
+        };
+        let size = text.len();
+        let file = sources.add(&raw.path, text, kind);
+        if size > source::MAX_FILE_BYTES {
+            sink.push(
+                Diagnostic::new(Code::FileTooLarge, format!("`{}` is {size} bytes; the limit is 1 MiB", raw.path))
+                    .primary(Span::new(file, 0, 0), "file starts here")
+                    .help("split the file; no estate file needs to be this large"),
+            );
+            continue;
+        }
+        if total > source::MAX_ESTATE_BYTES {
+            sink.push(
+                Diagnostic::new(Code::EstateTooLarge, "the estate's files add up to more than 8 MiB")
+                    .primary(Span::new(file, 0, 0), "the limit is passed in this file")
+                    .help("check that the estate folder holds only spec files; generated files belong elsewhere"),
+            );
+            break;
+        }
+        documents.push(file);
+    }
+    for (path, kind, text) in stdlib::FILES {
+        documents.push(sources.add(*path, *text, *kind));
+    }
+
+    let mut parsed = Vec::new();
+    for file in documents {
+        let Some(source) = sources.file(file) else { continue };
+        if source.kind == FileKind::BaselineTemplate {
+            continue;
+        }
+        if let Some(document) = parse::parse(file, &source.text, &mut sink) {
+            parsed.push((file, source.kind, document));
+        }
+    }
+    let lowering: Vec<lower::ParsedFile<'_>> = parsed
+        .iter()
+        .filter_map(|(file, kind, document)| {
+            let path = sources.file(*file)?.path.as_str();
+            Some(lower::ParsedFile { file: *file, path, kind: *kind, document })
+        })
+        .collect();
+    let estate = lower::lower(&lowering, &mut sink);
+
+    let mut plan = None;
+    let mut output = None;
+    if let Some(resolved) = resolve::resolve(estate, options.today, &mut sink) {
+        let graph = Graph::build(&resolved);
+        if graph.check_cycles(&resolved, &mut sink) {
+            let p = graph.plan(&resolved);
+            if !sink.has_errors() {
+                output = Some(emit::emit(&resolved, &p));
+            }
+            plan = Some(p);
+        }
+    }
+    if sink.has_errors() {
+        output = None;
+    }
+    Compilation { sources, diagnostics: sink.into_sorted(), plan, output }
+}
+
+/// Today's UTC date from the system clock.
+pub fn today_utc() -> Date {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Date::from_days_since_epoch((seconds / 86_400) as i64)
+}

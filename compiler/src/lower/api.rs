@@ -1,0 +1,431 @@
+//! Lowering of `api` nodes: deployments, domain, backend, security, throttle, routes, monitors,
+//! SLO and `uses`.
+
+use std::collections::BTreeMap;
+
+use kdl::KdlNode;
+
+use super::reader::{Ctx, Reader, Shape};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::{
+    Api, Backend, Domain, Jwt, Method, Monitor, MonitorKind, Mtls, Name, Route, Security, Segment, Slo, Spanned,
+    Throttle,
+};
+use crate::source::Span;
+
+const API_CHILDREN: &[&str] = &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses"];
+const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
+
+impl Ctx<'_> {
+    /// Lowers `api "name" version=... owner=... { ... }`.
+    pub fn api(&mut self, node: &KdlNode) -> Option<Api> {
+        let reader = self.open(node, &Shape { props: &["version", "owner"], children: API_CHILDREN, ..Shape::ONE_ARG });
+        let name = self.node_name(&reader, "API name");
+        let version = self.required(&reader, "version").and_then(|e| self.string(e, "version"));
+        let version = version.and_then(|v| self.version(v));
+        let owner = self.required(&reader, "owner").and_then(|e| self.name(e, "owner"));
+        let deploy = self.name_list(&reader, "deploy", "environment name");
+        if self.all(&reader, "deploy").is_empty() {
+            self.missing_child(node, "deploy", "deploy \"my-environment\"");
+        }
+        let domain = self.single(&reader, "domain").and_then(|c| self.domain_node(c));
+        let backend = match self.single(&reader, "backend") {
+            Some(child) => self.backend(child),
+            None => {
+                self.missing_child(node, "backend", "backend lambda=\"arn:aws:lambda:...\"");
+                None
+            }
+        };
+        let security = self.single(&reader, "security").map(|c| self.security(c)).unwrap_or_default();
+        let throttle = self.single(&reader, "throttle").and_then(|c| self.throttle(c));
+        let routes = self.routes(&reader);
+        if routes.is_empty() && self.all(&reader, "route").is_empty() {
+            self.missing_child(node, "route", "route \"GET\" \"/items/{itemId}\" scopes=\"items:read\"");
+        }
+        let monitors = self.monitors(&reader);
+        let slo = self.single(&reader, "slo").and_then(|c| self.slo(c));
+        let uses = self.name_list(&reader, "uses", "API name");
+        Some(Api {
+            name: name?,
+            span: self.span(node.span()),
+            version: version?,
+            owner: owner?,
+            deploy,
+            domain,
+            backend: backend?,
+            security,
+            throttle,
+            routes,
+            monitors,
+            slo,
+            uses,
+        })
+    }
+
+    /// All arguments of every `child` node as names, refusing repeats.
+    fn name_list(&mut self, reader: &Reader<'_>, child: &str, what: &str) -> Vec<Spanned<Name>> {
+        let mut names: Vec<Spanned<Name>> = Vec::new();
+        for node in self.all(reader, child) {
+            let r = self.open(node, &Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE });
+            for entry in &r.args {
+                let Some(name) = self.name(entry, what) else { continue };
+                if let Some(first) = names.iter().find(|n| n.value == name.value) {
+                    self.report(
+                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is listed twice in `{child}`", name.value))
+                            .primary(name.span, "listed again")
+                            .secondary(first.span, "first listed here")
+                            .help("list each name once"),
+                    );
+                    continue;
+                }
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    fn domain_node(&mut self, node: &KdlNode) -> Option<Domain> {
+        let reader = self.open(node, &Shape { props: &["certificate"], ..Shape::ONE_ARG });
+        let name = reader.args.first().and_then(|e| self.string(e, "domain")).and_then(|d| self.domain(d));
+        let certificate = self.required(&reader, "certificate").and_then(|e| self.string(e, "certificate"));
+        let certificate = certificate.and_then(|c| self.arn(c, "acm", "certificate/"));
+        Some(Domain { name: name?, certificate: certificate?, span: self.span(node.span()) })
+    }
+
+    fn backend(&mut self, node: &KdlNode) -> Option<Spanned<Backend>> {
+        let reader = self.open(node, &Shape { props: &["lambda", "http"], ..Shape::NONE });
+        let span = self.span(node.span());
+        match (reader.props.get("lambda"), reader.props.get("http")) {
+            (Some(lambda), None) => {
+                let arn = self.string(lambda, "lambda").and_then(|a| self.arn(a, "lambda", "function:"))?;
+                Some(Spanned::new(Backend::Lambda(arn.value), arn.span))
+            }
+            (None, Some(http)) => {
+                let url = self.string(http, "http").and_then(|u| self.https_url(u, "backend"))?;
+                Some(Spanned::new(Backend::Http(url.value), url.span))
+            }
+            (Some(lambda), Some(http)) => {
+                self.report(
+                    Diagnostic::new(Code::ConflictingProperties, "a backend is either `lambda=` or `http=`, not both")
+                        .primary(self.span(http.span()), "second backend")
+                        .secondary(self.span(lambda.span()), "first backend")
+                        .help("keep one of the two"),
+                );
+                None
+            }
+            (None, None) => {
+                self.report(
+                    Diagnostic::new(Code::MissingProperty, "`backend` needs `lambda=` or `http=`")
+                        .primary(Span { end: span.start + 7, ..span }, "no target")
+                        .help("write `backend lambda=\"arn:aws:lambda:...\"` or `backend http=\"https://...\"`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn security(&mut self, node: &KdlNode) -> Security {
+        let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
+        let mtls = self.single(&reader, "mtls").and_then(|c| {
+            let r = self.open(c, &Shape { props: &["truststore"], ..Shape::NONE });
+            let truststore = self.required(&r, "truststore").and_then(|e| self.string(e, "truststore"));
+            let truststore = truststore.and_then(|t| self.s3_uri(t, "truststore"))?;
+            Some(Mtls { truststore, span: self.span(c.span()) })
+        });
+        let jwt = self.single(&reader, "jwt").and_then(|c| {
+            let r = self.open(c, &Shape { props: &["issuer", "audience"], ..Shape::NONE });
+            let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
+            let issuer = issuer.and_then(|i| self.https_url(i, "issuer"));
+            let audience = self.required(&r, "audience").and_then(|e| self.string(e, "audience"));
+            let audience = audience.filter(|a| self.plain_text(a, "audience"));
+            Some(Jwt { issuer: issuer?, audience: audience?, span: self.span(c.span()) })
+        });
+        let mut allow_ip: Vec<Spanned<ipnet::IpNet>> = Vec::new();
+        for child in self.all(&reader, "allow-ip") {
+            let r = self.open(child, &Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE });
+            for entry in &r.args {
+                let Some(net) = self.string(entry, "allow-ip range").and_then(|v| self.cidr(v)) else { continue };
+                if let Some(first) = allow_ip.iter().find(|n| n.value == net.value) {
+                    self.report(
+                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is allowed twice", net.value))
+                            .primary(net.span, "listed again")
+                            .secondary(first.span, "first listed here")
+                            .help("list each range once"),
+                    );
+                    continue;
+                }
+                allow_ip.push(net);
+            }
+        }
+        Security { mtls, jwt, allow_ip, span: Some(self.span(node.span())) }
+    }
+
+    /// Refuses empty text and control characters in a value that reaches an artifact verbatim.
+    fn plain_text(&mut self, value: &Spanned<String>, what: &str) -> bool {
+        if !value.value.trim().is_empty() && !value.value.chars().any(char::is_control) && value.value.len() <= 256 {
+            return true;
+        }
+        self.report(
+            Diagnostic::new(Code::UnknownValue, format!("{what} must be 1 to 256 printable characters"))
+                .primary(value.span, "empty, too long or holds control characters")
+                .help(format!("write the {what} as plain text")),
+        );
+        false
+    }
+
+    fn throttle(&mut self, node: &KdlNode) -> Option<Throttle> {
+        let reader = self.open(node, &Shape { props: &["rate", "burst"], ..Shape::NONE });
+        let rate = self.required(&reader, "rate").and_then(|e| self.integer(e, "throttle rate", 1, 10_000));
+        let burst = self.required(&reader, "burst").and_then(|e| self.integer(e, "throttle burst", 1, 5_000));
+        let narrow = |v: Spanned<i64>| Spanned::new(v.value as u32, v.span);
+        Some(Throttle { rate: narrow(rate?), burst: narrow(burst?), span: self.span(node.span()) })
+    }
+
+    fn routes(&mut self, reader: &Reader<'_>) -> Vec<Route> {
+        let mut routes: Vec<Route> = Vec::new();
+        for node in self.all(reader, "route") {
+            let r = self.open(node, &Shape { min_args: 2, max_args: 2, props: &["scopes"], ..Shape::NONE });
+            let method = r.args.first().and_then(|e| self.string(e, "method")).and_then(|m| match Method::parse(&m.value) {
+                Some(method) => Some(Spanned::new(method, m.span)),
+                None => {
+                    let upper = m.value.to_ascii_uppercase();
+                    let help = if Method::parse(&upper).is_some() {
+                        format!("methods are upper case: write \"{upper}\"")
+                    } else {
+                        crate::diagnostics::suggest(&upper, Method::NAMES)
+                    };
+                    self.report(
+                        Diagnostic::new(Code::BadHttpMethod, format!("`{}` is not an HTTP method", m.value))
+                            .primary(m.span, "unknown method")
+                            .help(help),
+                    );
+                    None
+                }
+            });
+            let path = r.args.get(1).and_then(|e| self.string(e, "path"));
+            let segments = path.as_ref().and_then(|p| match parse_path(&p.value) {
+                Ok(segments) => Some(segments),
+                Err(problem) => {
+                    self.report(
+                        Diagnostic::new(Code::BadRoutePath, format!("`{}` is not a valid route path", p.value))
+                            .primary(p.span, problem)
+                            .help("paths start with `/`, have non-empty segments of A-Z a-z 0-9 . _ : - or `{param}` (`{param+}` last), and no trailing `/`"),
+                    );
+                    None
+                }
+            });
+            let scopes = r.props.get("scopes").and_then(|e| self.string(e, "scopes")).map(|s| self.scopes(&s));
+            let (Some(method), Some(path), Some(segments)) = (method, path, segments) else { continue };
+            if let Some(first) = routes.iter().find(|o| o.method.value == method.value && o.path.value == path.value) {
+                self.report(
+                    Diagnostic::new(Code::DuplicateRoute, format!("`{} {}` is routed twice", method.value.as_str(), path.value))
+                        .primary(path.span, "second route")
+                        .secondary(first.path.span, "first route")
+                        .help("remove one of the two routes"),
+                );
+                continue;
+            }
+            routes.push(Route { method, path, segments, scopes: scopes.unwrap_or_default(), span: self.span(node.span()) });
+        }
+        self.conflicting_params(&routes);
+        routes
+    }
+
+    fn scopes(&mut self, value: &Spanned<String>) -> Vec<String> {
+        let scopes: Vec<String> = value.value.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let valid = |s: &String| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if scopes.is_empty() || !scopes.iter().all(valid) {
+            self.report(
+                Diagnostic::new(Code::UnknownValue, format!("`{}` is not a list of OAuth scopes", value.value))
+                    .primary(value.span, "bad scopes")
+                    .help("write scopes separated by spaces, such as \"accounts:read accounts:write\""),
+            );
+            return Vec::new();
+        }
+        let mut unique = scopes.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != scopes.len() {
+            self.report(
+                Diagnostic::new(Code::DuplicateValue, "a scope is listed twice")
+                    .primary(value.span, "repeated scope")
+                    .help("list each scope once"),
+            );
+        }
+        scopes
+    }
+
+    /// API Gateway refuses sibling path parameters with different names (`/a/{id}` and `/a/{key}`),
+    /// and two routes must not derive the same OpenAPI operation id.
+    fn conflicting_params(&mut self, routes: &[Route]) {
+        let mut ids: BTreeMap<String, &Route> = BTreeMap::new();
+        for route in routes {
+            let id = route.operation_id();
+            if let Some(first) = ids.get(&id) {
+                self.report(
+                    Diagnostic::new(Code::ConflictingRoute, format!("routes `{}` and `{}` both become operation `{id}`", first.path.value, route.path.value))
+                        .primary(route.path.span, "same operation id")
+                        .secondary(first.path.span, "first route")
+                        .help("operation ids come from the method and path; make the paths differ in more than punctuation or case"),
+                );
+            } else {
+                ids.insert(id, route);
+            }
+        }
+        let mut seen: BTreeMap<(Vec<Segment>, usize), (&str, &Route)> = BTreeMap::new();
+        for route in routes {
+            for (i, segment) in route.segments.iter().enumerate() {
+                let (Segment::Param(name) | Segment::Greedy(name)) = segment else { continue };
+                let prefix: Vec<Segment> = route.segments.iter().take(i).map(normalise).collect();
+                match seen.get(&(prefix.clone(), i)) {
+                    Some((other, first)) if *other != name.as_str() => {
+                        self.report(
+                            Diagnostic::new(Code::ConflictingRoute, format!("path parameter `{{{name}}}` conflicts with `{{{other}}}`"))
+                                .primary(route.path.span, format!("`{{{name}}}` here"))
+                                .secondary(first.path.span, format!("`{{{other}}}` at the same place"))
+                                .help("API Gateway needs one parameter name per path position; rename one of them"),
+                        );
+                        break;
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert((prefix, i), (name.as_str(), route));
+                    }
+                }
+            }
+        }
+    }
+
+    fn monitors(&mut self, reader: &Reader<'_>) -> Vec<Monitor> {
+        let mut monitors: Vec<Monitor> = Vec::new();
+        for node in self.all(reader, "monitor") {
+            let r = self.open(node, &Shape { props: MONITOR_PROPS, ..Shape::ONE_ARG });
+            let Some(kind) = r.args.first().and_then(|e| self.string(e, "monitor kind")) else { continue };
+            let Some(kind) = self.one_of(kind, "monitor kind", MonitorKind::NAMES) else { continue };
+            let key = match kind.value.as_str() {
+                "latency" => "p95-ms",
+                "errors" => "max-5xx-rate",
+                _ => "min-requests-per-5m",
+            };
+            for (other, entry) in &r.props {
+                if *other != key && *other != "priority" {
+                    self.report(
+                        Diagnostic::new(Code::UnknownProperty, format!("`{other}` does not apply to a `{}` monitor", kind.value))
+                            .primary(self.span(entry.span()), "not for this kind")
+                            .help(format!("a `{}` monitor takes `{key}=` (and `priority=`)", kind.value)),
+                    );
+                }
+            }
+            let Some(entry) = self.required(&r, key) else { continue };
+            let parsed = match key {
+                "p95-ms" => self.integer(entry, "p95-ms", 1, 60_000).map(|v| MonitorKind::Latency { p95_ms: v.value as u32 }),
+                "max-5xx-rate" => self.number(entry, "max-5xx-rate", 0.0001, 1.0).map(|v| MonitorKind::Errors { max_5xx_rate: v.value }),
+                _ => self
+                    .integer(entry, "min-requests-per-5m", 1, 100_000_000)
+                    .map(|v| MonitorKind::TrafficDrop { min_requests_per_5m: v.value as u32 }),
+            };
+            let priority = r.props.get("priority").and_then(|e| self.integer(e, "priority", 1, 5));
+            let Some(parsed) = parsed else { continue };
+            if let Some(first) = monitors.iter().find(|m| m.kind.as_str() == parsed.as_str()) {
+                self.report(
+                    Diagnostic::new(Code::DuplicateNode, format!("monitor `{}` is given twice", kind.value))
+                        .primary(kind.span, "second one")
+                        .secondary(first.span, "first one")
+                        .help("an API has at most one monitor of each kind"),
+                );
+                continue;
+            }
+            let priority = priority.map(|p| Spanned::new(p.value as u8, p.span));
+            monitors.push(Monitor { kind: parsed, priority, span: self.span(node.span()) });
+        }
+        monitors
+    }
+
+    fn slo(&mut self, node: &KdlNode) -> Option<Slo> {
+        let reader = self.open(node, &Shape { props: &["availability", "timeframe"], ..Shape::NONE });
+        let availability = self.required(&reader, "availability").and_then(|e| self.number(e, "availability", 50.0, 99.999));
+        let timeframe = match reader.props.get("timeframe") {
+            Some(entry) => self.string(entry, "timeframe").and_then(|t| self.one_of(t, "SLO timeframe", &["7d", "30d", "90d"])),
+            None => Some(Spanned::new("30d".to_owned(), self.span(node.name().span()))),
+        };
+        Some(Slo { availability: availability?, timeframe: timeframe?, span: self.span(node.span()) })
+    }
+}
+
+fn normalise(segment: &Segment) -> Segment {
+    match segment {
+        Segment::Literal(l) => Segment::Literal(l.clone()),
+        Segment::Param(_) | Segment::Greedy(_) => Segment::Param(String::new()),
+    }
+}
+
+/// Parses a route path into segments, or says what is wrong with it.
+pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
+    let Some(rest) = path.strip_prefix('/') else { return Err("does not start with `/`".into()) };
+    if path.len() > 512 {
+        return Err("longer than 512 characters".into());
+    }
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parts: Vec<&str> = rest.split('/').collect();
+    let mut segments = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if part.is_empty() {
+            return Err(if last { "ends with `/`".into() } else { "has an empty segment `//`".into() });
+        }
+        if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            let (name, greedy) = match inner.strip_suffix('+') {
+                Some(name) => (name, true),
+                None => (inner, false),
+            };
+            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                return Err(format!("`{part}` is not a parameter name"));
+            }
+            if greedy && !last {
+                return Err(format!("`{part}` must be the last segment"));
+            }
+            if names.contains(&name) {
+                return Err(format!("parameter `{name}` appears twice"));
+            }
+            names.push(name);
+            segments.push(if greedy { Segment::Greedy(name.into()) } else { Segment::Param(name.into()) });
+        } else if part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) {
+            segments.push(Segment::Literal((*part).into()));
+        } else {
+            return Err(format!("segment `{part}` has a character API Gateway refuses"));
+        }
+    }
+    if matches!(segments.as_slice(), [Segment::Literal(l)] if l == "ping" || l == "sping") {
+        return Err("`/ping` and `/sping` are reserved by API Gateway".into());
+    }
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(path: &str, expected: Result<usize, &str>) {
+        assert_eq!(parse_path(path).map(|s| s.len()).map_err(|e| e.to_string()), expected.map_err(str::to_owned));
+    }
+
+    #[test]
+    fn paths() {
+        check("/", Ok(0));
+        check("/accounts/{accountId}/balances", Ok(3));
+        check("/files/{path+}", Ok(2));
+        check("accounts", Err("does not start with `/`"));
+        check("/accounts/", Err("ends with `/`"));
+        check("/a//b", Err("has an empty segment `//`"));
+        check("/a/{1x}", Err("`{1x}` is not a parameter name"));
+        check("/a/{p+}/b", Err("`{p+}` must be the last segment"));
+        check("/a/{id}/{id}", Err("parameter `id` appears twice"));
+        check("/a b", Err("segment `a b` has a character API Gateway refuses"));
+        check("/ping", Err("`/ping` and `/sping` are reserved by API Gateway"));
+    }
+}

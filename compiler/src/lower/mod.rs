@@ -1,0 +1,170 @@
+//! KDL documents to the typed model.
+//!
+//! Each file is lowered on its own; the results are merged and every kind sorted by name, so
+//! the model does not depend on how the estate is split into files or in which order. Unknown
+//! nodes and properties, missing and duplicate ones, wrong types and malformed values are
+//! reported here; an entity with an error is dropped, not passed on half-built. References
+//! between entities are checked later, by `resolve`.
+
+pub mod api;
+pub mod baseline;
+pub mod org;
+pub mod reader;
+pub mod values;
+
+use kdl::KdlDocument;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, suggest};
+use crate::model::{Estate, Name, Spanned};
+use crate::source::{FileId, FileKind, Span};
+use reader::Ctx;
+
+/// Top-level nodes of a spec file.
+pub const TOP_LEVEL: &[&str] = &["platform", "tenant", "account", "environment", "api"];
+
+/// A parsed file ready for lowering.
+pub struct ParsedFile<'a> {
+    /// Its id.
+    pub file: FileId,
+    /// Its path (estate-relative or `<stdlib>/...`).
+    pub path: &'a str,
+    /// What it is.
+    pub kind: FileKind,
+    /// The document.
+    pub document: &'a KdlDocument,
+}
+
+/// Lowers every parsed file and merges the results into one estate.
+pub fn lower(files: &[ParsedFile<'_>], sink: &mut Diagnostics) -> Estate {
+    let mut estate = Estate::default();
+    let mut platforms = Vec::new();
+    let mut platform_nodes = 0usize;
+    for parsed in files {
+        let mut ctx = Ctx { file: parsed.file, sink };
+        match parsed.kind {
+            FileKind::Spec => {
+                for node in parsed.document.nodes() {
+                    let lowered = match node.name().value() {
+                        "platform" => {
+                            platform_nodes += 1;
+                            ctx.platform(node).map(|p| platforms.push(p))
+                        }
+                        "tenant" => ctx.tenant(node).map(|t| estate.tenants.push(t)),
+                        "account" => ctx.account(node).map(|a| estate.accounts.push(a)),
+                        "environment" => ctx.environment(node).map(|e| estate.environments.push(e)),
+                        "api" => ctx.api(node).map(|a| estate.apis.push(a)),
+                        other => {
+                            let mut d = Diagnostic::new(Code::UnknownNode, format!("unknown top-level node `{other}`"))
+                                .primary(ctx.name_span(node), "unknown node")
+                                .help(suggest(other, TOP_LEVEL));
+                            if ["baseline", "deploy", "route", "security", "monitor"].contains(&other) {
+                                d = d.note(format!("`{other}` goes inside the block of the node it belongs to"));
+                            }
+                            ctx.report(d);
+                            Some(())
+                        }
+                    };
+                    if lowered.is_none() {
+                        broken(&mut estate, node);
+                    }
+                }
+            }
+            FileKind::BaselineDecl => {
+                let folder = parsed.path.rsplit('/').nth(1).unwrap_or_default();
+                let stdlib = parsed.path.starts_with(crate::stdlib::PREFIX);
+                let mut declared = false;
+                for node in parsed.document.nodes() {
+                    if node.name().value() == "baseline" && !declared {
+                        declared = true;
+                        match ctx.baseline_decl(node, folder, stdlib) {
+                            Some(decl) => estate.baselines.push(decl),
+                            None => broken(&mut estate, node),
+                        }
+                    } else {
+                        ctx.report(
+                            Diagnostic::new(Code::UnknownNode, format!("unexpected node `{}` in a baseline declaration", node.name().value()))
+                                .primary(ctx.name_span(node), "unexpected")
+                                .help("a baseline.kdl holds exactly one `baseline \"name\" scope=... { ... }` node"),
+                        );
+                    }
+                }
+                if !declared {
+                    ctx.report(
+                        Diagnostic::new(Code::MissingNode, "baseline.kdl declares no baseline")
+                            .primary(Span::new(parsed.file, 0, 0), "empty declaration")
+                            .help(format!("write `baseline \"{folder}\" scope=\"account\" {{ ... }}`")),
+                    );
+                }
+            }
+            FileKind::Compliance => {
+                for node in parsed.document.nodes() {
+                    if node.name().value() == "profile" {
+                        estate.profiles.extend(ctx.profile(node));
+                    }
+                }
+            }
+            FileKind::BaselineTemplate => {}
+        }
+    }
+    let mut platforms = platforms.into_iter();
+    estate.platform = platforms.next();
+    if let Some(first) = &estate.platform {
+        for extra in platforms {
+            sink.push(
+                Diagnostic::new(Code::DuplicatePlatform, "the estate declares a second platform")
+                    .primary(extra.name.span, "second platform")
+                    .secondary(first.name.span, "first platform")
+                    .help("an estate has exactly one platform; merge the two"),
+            );
+        }
+    }
+    if platform_nodes == 0 {
+        sink.push(
+            Diagnostic::new(Code::MissingPlatform, "the estate has no platform")
+                .help("add `platform \"name\" { management-account \"...\"; region \"...\"; datadog site=\"...\" notify=\"@...\" }` to one file"),
+        );
+    }
+    unique(&mut estate.tenants, |t| &t.name, "tenant", sink);
+    unique(&mut estate.accounts, |a| &a.name, "account", sink);
+    unique(&mut estate.environments, |e| &e.name, "environment", sink);
+    unique(&mut estate.apis, |a| &a.name, "API", sink);
+    unique(&mut estate.baselines, |b| &b.name, "baseline", sink);
+    unique(&mut estate.profiles, |p| &p.name, "compliance profile", sink);
+    estate
+}
+
+/// Records the name of a node dropped for errors, so that references to it stay quiet.
+fn broken(estate: &mut Estate, node: &kdl::KdlNode) {
+    let kind = match node.name().value() {
+        "tenant" => "tenant",
+        "account" => "account",
+        "environment" => "environment",
+        "api" => "API",
+        "baseline" => "baseline",
+        _ => return,
+    };
+    if let Some(kdl::KdlValue::String(name)) = node.entries().iter().find(|e| e.name().is_none()).map(|e| e.value()) {
+        estate.broken.insert((kind, name.clone()));
+    }
+}
+
+/// Sorts by name (stable, so the earlier file wins) and drops duplicates with a diagnostic.
+fn unique<T>(items: &mut Vec<T>, name: impl Fn(&T) -> &Spanned<Name>, kind: &str, sink: &mut Diagnostics) {
+    items.sort_by(|a, b| name(a).value.cmp(&name(b).value));
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        match kept.last() {
+            Some(previous) if name(previous).value == name(&item).value => {
+                let (first, second) = (name(previous), name(&item));
+                sink.push(
+                    Diagnostic::new(Code::DuplicateName, format!("{kind} `{}` is declared twice", second.value))
+                        .primary(second.span, "second declaration")
+                        .secondary(first.span, "first declaration")
+                        .help(format!("{kind} names are unique; rename or remove one")),
+                );
+            }
+            _ => kept.push(item),
+        }
+    }
+    *items = kept;
+}

@@ -1,0 +1,233 @@
+//! The API side of the model: APIs, their routes, security, backends and monitors.
+
+use super::{Method, Name, Region, Spanned};
+use crate::source::Span;
+
+/// A service API, deployed to one or more environments.
+#[derive(Clone, Debug)]
+pub struct Api {
+    /// The API's name.
+    pub name: Spanned<Name>,
+    /// The whole node.
+    pub span: Span,
+    /// Semantic version.
+    pub version: Spanned<semver::Version>,
+    /// Owning team.
+    pub owner: Spanned<Name>,
+    /// Environments it is deployed to, in the order written.
+    pub deploy: Vec<Spanned<Name>>,
+    /// Custom domain.
+    pub domain: Option<Domain>,
+    /// Where requests go.
+    pub backend: Spanned<Backend>,
+    /// mTLS, JWT and the IP allow-list.
+    pub security: Security,
+    /// Stage throttling.
+    pub throttle: Option<Throttle>,
+    /// Routes in the order written.
+    pub routes: Vec<Route>,
+    /// Monitors in the order written.
+    pub monitors: Vec<Monitor>,
+    /// Availability objective.
+    pub slo: Option<Slo>,
+    /// APIs this one calls, in the order written.
+    pub uses: Vec<Spanned<Name>>,
+}
+
+/// A custom domain with its ACM certificate.
+#[derive(Clone, Debug)]
+pub struct Domain {
+    /// Fully qualified domain name, lower case.
+    pub name: Spanned<String>,
+    /// ACM certificate ARN.
+    pub certificate: Spanned<Arn>,
+    /// The `domain` node.
+    pub span: Span,
+}
+
+/// A parsed ARN of the `aws` partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arn {
+    /// The whole ARN.
+    pub text: String,
+    /// Service (`lambda`, `acm`).
+    pub service: String,
+    /// Region.
+    pub region: Region,
+    /// Account id.
+    pub account: String,
+    /// Everything after the account.
+    pub resource: String,
+}
+
+/// Where an API's requests go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backend {
+    /// A Lambda function (proxy integration).
+    Lambda(Arn),
+    /// An HTTPS backend (proxy integration); no trailing slash.
+    Http(String),
+}
+
+/// The `security` block.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    /// Mutual TLS on the custom domain.
+    pub mtls: Option<Mtls>,
+    /// JWT validation by the account's authorizer.
+    pub jwt: Option<Jwt>,
+    /// Source IP ranges allowed; empty means no IP restriction.
+    pub allow_ip: Vec<Spanned<ipnet::IpNet>>,
+    /// The `security` node, when written.
+    pub span: Option<Span>,
+}
+
+/// Mutual TLS settings.
+#[derive(Clone, Debug)]
+pub struct Mtls {
+    /// `s3://` URI of the truststore PEM.
+    pub truststore: Spanned<String>,
+    /// The `mtls` node.
+    pub span: Span,
+}
+
+/// JWT validation settings.
+#[derive(Clone, Debug)]
+pub struct Jwt {
+    /// Token issuer (https URL).
+    pub issuer: Spanned<String>,
+    /// Expected audience.
+    pub audience: Spanned<String>,
+    /// The `jwt` node.
+    pub span: Span,
+}
+
+/// Stage throttling.
+#[derive(Clone, Debug)]
+pub struct Throttle {
+    /// Steady-state requests per second.
+    pub rate: Spanned<u32>,
+    /// Burst size.
+    pub burst: Spanned<u32>,
+    /// The `throttle` node.
+    pub span: Span,
+}
+
+/// One segment of a route path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Segment {
+    /// A literal segment.
+    Literal(String),
+    /// `{name}`.
+    Param(String),
+    /// `{name+}` (last segment only).
+    Greedy(String),
+}
+
+/// A route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Spanned<Method>,
+    /// Path as written, such as `/accounts/{accountId}`.
+    pub path: Spanned<String>,
+    /// Parsed path segments.
+    pub segments: Vec<Segment>,
+    /// OAuth scopes the token must carry.
+    pub scopes: Vec<String>,
+    /// The `route` node.
+    pub span: Span,
+}
+
+impl Route {
+    /// The OpenAPI `operationId`: method, then each segment in PascalCase, parameters as
+    /// `By<Name>`: `GET /accounts/{accountId}` gives `getAccountsByAccountId`.
+    pub fn operation_id(&self) -> String {
+        let pascal = |text: &str| -> String {
+            text.split(['-', '.', '_', ':'])
+                .map(|part| {
+                    let mut chars = part.chars();
+                    chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                })
+                .collect()
+        };
+        let mut id = self.method.value.openapi_key().to_owned();
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(l) => id.push_str(&pascal(l)),
+                Segment::Param(p) | Segment::Greedy(p) => {
+                    id.push_str("By");
+                    id.push_str(&pascal(p));
+                }
+            }
+        }
+        if self.segments.is_empty() {
+            id.push_str("Root");
+        }
+        id
+    }
+
+    /// Names of the path parameters, in order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(p) | Segment::Greedy(p) => Some(p.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+}
+
+/// What a monitor watches and its threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MonitorKind {
+    /// p95 latency above this many milliseconds.
+    Latency {
+        /// Threshold in milliseconds.
+        p95_ms: u32,
+    },
+    /// 5xx responses above this fraction of requests (0..1).
+    Errors {
+        /// Threshold as a fraction.
+        max_5xx_rate: f64,
+    },
+    /// Fewer than this many requests in 5 minutes.
+    TrafficDrop {
+        /// Threshold in requests per 5 minutes.
+        min_requests_per_5m: u32,
+    },
+}
+
+impl MonitorKind {
+    /// Every kind's spelling.
+    pub const NAMES: &'static [&'static str] = &["latency", "errors", "traffic-drop"];
+
+    /// The kind's spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MonitorKind::Latency { .. } => "latency",
+            MonitorKind::Errors { .. } => "errors",
+            MonitorKind::TrafficDrop { .. } => "traffic-drop",
+        }
+    }
+}
+
+/// A monitor on every stage of an API.
+#[derive(Clone, Debug)]
+pub struct Monitor {
+    /// Kind and threshold.
+    pub kind: MonitorKind,
+    /// Datadog priority 1 (highest) to 5.
+    pub priority: Option<Spanned<u8>>,
+    /// The `monitor` node.
+    pub span: Span,
+}
+
+/// An availability objective.
+#[derive(Clone, Debug)]
+pub struct Slo {
+    /// Target percentage of non-5xx responses, such as 99.9.
+    pub availability: Spanned<f64>,
+    /// Rolling window: `7d`, `30d` or `90d`.
+    pub timeframe: Spanned<String>,
+    /// The `slo` node.
+    pub span: Span,
+}

@@ -1,0 +1,139 @@
+//! Baselines (declarations and uses) and compliance profiles.
+
+use super::{Name, Spanned};
+use crate::source::Span;
+
+/// What a baseline applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// An AWS account.
+    Account,
+    /// An environment.
+    Environment,
+}
+
+impl Scope {
+    /// Spelling in `baseline.kdl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::Environment => "environment",
+        }
+    }
+}
+
+/// The type of a baseline parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamType {
+    /// Any string.
+    String,
+    /// A whole number.
+    Integer,
+    /// Any finite number.
+    Number,
+    /// `#true` or `#false`.
+    Boolean,
+    /// An `s3://bucket/key` URI.
+    S3Uri,
+}
+
+impl ParamType {
+    /// Every type's spelling.
+    pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "s3-uri"];
+
+    /// Parses a type's spelling.
+    pub fn parse(text: &str) -> Option<ParamType> {
+        Some(match text {
+            "string" => ParamType::String,
+            "integer" => ParamType::Integer,
+            "number" => ParamType::Number,
+            "boolean" => ParamType::Boolean,
+            "s3-uri" => ParamType::S3Uri,
+            _ => return None,
+        })
+    }
+
+    /// The type's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Integer => "integer",
+            ParamType::Number => "number",
+            ParamType::Boolean => "boolean",
+            ParamType::S3Uri => "s3-uri",
+        }
+    }
+}
+
+/// A parameter value, after type checking.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    /// String or S3 URI.
+    String(String),
+    /// Whole number.
+    Integer(i64),
+    /// Finite number.
+    Number(f64),
+    /// Boolean.
+    Boolean(bool),
+}
+
+/// A declared baseline parameter.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Parameter name (a property name on `baseline "..."`).
+    pub name: Spanned<String>,
+    /// Its type.
+    pub ty: ParamType,
+    /// Whether a use must give it.
+    pub required: bool,
+    /// Value used when not given.
+    pub default: Option<ParamValue>,
+    /// Smallest allowed number.
+    pub min: Option<f64>,
+    /// Largest allowed number.
+    pub max: Option<f64>,
+    /// Allowed strings, when restricted.
+    pub one_of: Vec<String>,
+    /// What the parameter means.
+    pub description: Option<String>,
+}
+
+/// A baseline declaration (`baselines/<name>/baseline.kdl`).
+#[derive(Clone, Debug)]
+pub struct BaselineDecl {
+    /// The baseline's name.
+    pub name: Spanned<Name>,
+    /// The whole `baseline` node.
+    pub span: Span,
+    /// Account or environment.
+    pub scope: Scope,
+    /// One-line description.
+    pub description: Option<String>,
+    /// Declared parameters in declaration order.
+    pub params: Vec<Param>,
+    /// Other baselines this one needs, applied to the same account (or the environment's account).
+    pub requires: Vec<Spanned<Name>>,
+    /// Whether it comes from the stdlib (else from the estate's `baselines/`).
+    pub stdlib: bool,
+}
+
+/// A `baseline "name" key=value...` line inside an account or environment.
+#[derive(Clone, Debug)]
+pub struct BaselineUse {
+    /// The baseline's name.
+    pub name: Spanned<Name>,
+    /// The whole node.
+    pub span: Span,
+    /// Given parameters, sorted by name (names unique).
+    pub params: Vec<(Spanned<String>, Spanned<ParamValue>)>,
+}
+
+/// A compliance profile (`stdlib/compliance/<profile>.kdl`).
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// The profile's name.
+    pub name: Spanned<Name>,
+    /// What it is for.
+    pub description: Option<String>,
+}

@@ -1,0 +1,239 @@
+//! Source files of one compilation: the estate's files, sorted by path, and the embedded stdlib.
+//!
+//! This module owns file identity (`FileId`), byte spans (`Span`) and line/column arithmetic.
+//! `load_estate` is one of the two places that touch the file system (the other is `write`);
+//! everything after it works on the in-memory `SourceSet`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Largest spec file idpc reads; larger files are refused before parsing.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Largest estate (all files together) idpc reads.
+pub const MAX_ESTATE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Index of a file in a `SourceSet`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId(pub u32);
+
+/// A byte range in one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    /// The file the range lies in.
+    pub file: FileId,
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// A span covering `start..end` of `file`.
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span { file, start: clamp(start), end: clamp(end.max(start)) }
+    }
+
+    /// The span of a kdl node, entry or identifier.
+    pub fn from_kdl(file: FileId, span: miette::SourceSpan) -> Span {
+        Span::new(file, span.offset(), span.offset() + span.len())
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// Whether the span is empty.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// What a file is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FileKind {
+    /// A spec file of the estate (platform, tenants, accounts, ...).
+    Spec,
+    /// A `baselines/<name>/baseline.kdl` declaration (estate or stdlib).
+    BaselineDecl,
+    /// A baseline template (`baselines/<name>/*.json.hbs`).
+    BaselineTemplate,
+    /// A compliance profile (`stdlib/compliance/<profile>.kdl`).
+    Compliance,
+}
+
+/// One source file held in memory.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// Estate-relative path with `/` separators, or `<stdlib>/...` for embedded files.
+    pub path: String,
+    /// The file's text.
+    pub text: String,
+    /// What the file is for.
+    pub kind: FileKind,
+}
+
+impl SourceFile {
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let offset = (offset as usize).min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
+    }
+}
+
+/// Every file of one compilation, estate files sorted by path, then the stdlib.
+#[derive(Clone, Debug, Default)]
+pub struct SourceSet {
+    files: Vec<SourceFile>,
+}
+
+impl SourceSet {
+    /// An empty set.
+    pub fn new() -> SourceSet {
+        SourceSet::default()
+    }
+
+    /// Adds a file and returns its id.
+    pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>, kind: FileKind) -> FileId {
+        let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
+        self.files.push(SourceFile { path: path.into(), text: text.into(), kind });
+        id
+    }
+
+    /// The file with this id.
+    pub fn file(&self, id: FileId) -> Option<&SourceFile> {
+        self.files.get(id.0 as usize)
+    }
+
+    /// All files with their ids, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+    }
+
+    /// Total bytes of the estate's own files (the stdlib does not count).
+    pub fn estate_bytes(&self) -> usize {
+        self.files.iter().filter(|f| !f.path.starts_with(crate::stdlib::PREFIX)).map(|f| f.text.len()).sum()
+    }
+
+    /// `path:line:column` of a span's start, for messages and tests.
+    pub fn location(&self, span: Span) -> String {
+        match self.file(span.file) {
+            Some(file) => {
+                let (line, column) = file.line_col(span.start);
+                format!("{}:{line}:{column}", file.path)
+            }
+            None => "<unknown>".to_owned(),
+        }
+    }
+}
+
+/// Why an estate could not be read at all (a usage or I/O failure, exit code 2).
+#[derive(Debug)]
+pub enum LoadError {
+    /// The estate path does not exist or is not a folder.
+    NotAFolder(PathBuf),
+    /// A file or folder could not be read.
+    Io(PathBuf, std::io::Error),
+    /// The folder holds no `.kdl` spec file.
+    Empty(PathBuf),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::NotAFolder(p) => write!(f, "estate `{}` is not a folder", p.display()),
+            LoadError::Io(p, e) => write!(f, "cannot read `{}`: {e}", p.display()),
+            LoadError::Empty(p) => write!(f, "estate `{}` holds no .kdl file", p.display()),
+        }
+    }
+}
+
+/// A file as read from disk: its estate-relative path and raw bytes.
+#[derive(Clone, Debug)]
+pub struct RawFile {
+    /// Estate-relative path with `/` separators.
+    pub path: String,
+    /// Raw bytes; checked for size and UTF-8 by `compile`, not here.
+    pub bytes: Vec<u8>,
+}
+
+/// Reads an estate folder: every `.kdl` file below it (recursively, sorted by path), and the
+/// `baselines/<name>/` folders beside them. Hidden folders and symbolic links are not followed.
+pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
+    if !root.is_dir() {
+        return Err(LoadError::NotAFolder(root.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+            LoadError::Io(path, e.into())
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(relative) = entry.path().strip_prefix(root) else { continue };
+        let path: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let path = path.join("/");
+        if classify(&path).is_none() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).map_err(|e| LoadError::Io(entry.path().to_path_buf(), e))?;
+        files.push(RawFile { path, bytes });
+    }
+    if !files.iter().any(|f| classify(&f.path) == Some(FileKind::Spec)) {
+        return Err(LoadError::Empty(root.to_path_buf()));
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// What an estate-relative path is, or `None` when idpc does not read it.
+pub fn classify(path: &str) -> Option<FileKind> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["baselines", _, "baseline.kdl"] => Some(FileKind::BaselineDecl),
+        ["baselines", _, file] if file.ends_with(".json.hbs") => Some(FileKind::BaselineTemplate),
+        ["baselines", ..] => None,
+        _ if path.ends_with(".kdl") => Some(FileKind::Spec),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, offset: u32, expected: (usize, usize)) {
+        let file = SourceFile { path: "a.kdl".into(), text: text.into(), kind: FileKind::Spec };
+        assert_eq!(file.line_col(offset), expected);
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        check("abc", 0, (1, 1));
+        check("a\nbc", 3, (2, 2));
+        check("é x", 3, (1, 3));
+        check("a", 99, (1, 2));
+    }
+
+    #[test]
+    fn classify_paths() {
+        assert_eq!(classify("a.kdl"), Some(FileKind::Spec));
+        assert_eq!(classify("tenants/acme.kdl"), Some(FileKind::Spec));
+        assert_eq!(classify("baselines/x/baseline.kdl"), Some(FileKind::BaselineDecl));
+        assert_eq!(classify("baselines/x/r.json.hbs"), Some(FileKind::BaselineTemplate));
+        assert_eq!(classify("baselines/x/other.kdl"), None);
+        assert_eq!(classify("README.md"), None);
+    }
+}

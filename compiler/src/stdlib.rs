@@ -1,0 +1,28 @@
+//! The embedded stdlib: baseline declarations and compliance profiles from `stdlib/`, under
+//! pseudo-paths `<stdlib>/...` so diagnostics can point into them.
+//!
+//! The list is explicit; `tests/tidy.rs` checks that it equals the folder.
+
+use crate::source::FileKind;
+
+/// Path prefix of embedded files.
+pub const PREFIX: &str = "<stdlib>/";
+
+macro_rules! file {
+    (Decl $path:literal) => {
+        (concat!("<stdlib>/", $path), FileKind::BaselineDecl, include_str!(concat!("../../stdlib/", $path)))
+    };
+    (Compliance $path:literal) => {
+        (concat!("<stdlib>/", $path), FileKind::Compliance, include_str!(concat!("../../stdlib/", $path)))
+    };
+}
+/// Every stdlib file: (pseudo-path, kind, text).
+pub const FILES: &[(&str, FileKind, &str)] = &[
+    file!(Decl "baselines/audit-trail/baseline.kdl"),
+    file!(Decl "baselines/config-compliance/baseline.kdl"),
+    file!(Decl "baselines/cost/baseline.kdl"),
+    file!(Decl "baselines/deployments/baseline.kdl"),
+    file!(Decl "baselines/jwt-authorizer/baseline.kdl"),
+    file!(Compliance "compliance/eu-banking.kdl"),
+];
+

@@ -1,0 +1,100 @@
+//! The only writer: puts a rendered output on disk as a whole, or not at all.
+//!
+//! Files are written into a fresh temporary folder beside OUT; then the temporary folder and
+//! OUT are swapped in one atomic `renameat2(RENAME_EXCHANGE)` (or renamed into place when OUT
+//! does not exist yet), and the old tree is removed. A reader, or a process killed at any
+//! moment, sees either the old tree or the new one, never a mix, and no stale file survives.
+//! OUT is only ever replaced when it is empty or holds an idpc `manifest.json`, so a mistyped
+//! `-o` cannot wipe an unrelated folder.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::emit::{Output, manifest};
+
+/// Why the output could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// OUT exists and does not look like an idpc output folder.
+    NotOurs(PathBuf),
+    /// A file system operation failed.
+    Io(PathBuf, io::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::NotOurs(p) => write!(
+                f,
+                "refusing to replace `{}`: it is not empty and holds no idpc manifest.json (choose another -o)",
+                p.display()
+            ),
+            WriteError::Io(p, e) => write!(f, "cannot write `{}`: {e}", p.display()),
+        }
+    }
+}
+
+/// Replaces `out` with exactly the files of `output`.
+pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
+    check_replaceable(out)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
+    let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let staging = parent.join(format!(".{name}.idpc-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| WriteError::Io(staging.clone(), e))?;
+    }
+    let result = fill(&staging, output).and_then(|()| swap(&staging, out));
+    if staging.exists() {
+        // Either the old tree (after a swap) or a half-written new one: both go.
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn check_replaceable(out: &Path) -> Result<(), WriteError> {
+    let Ok(meta) = fs::symlink_metadata(out) else { return Ok(()) };
+    if !meta.is_dir() {
+        return Err(WriteError::NotOurs(out.to_path_buf()));
+    }
+    let mut entries = fs::read_dir(out).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
+    let empty = entries.next().is_none();
+    let ours = fs::read(out.join(manifest::PATH))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|m| m.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.starts_with("idpc-manifest/")));
+    if empty || ours { Ok(()) } else { Err(WriteError::NotOurs(out.to_path_buf())) }
+}
+
+fn fill(staging: &Path, output: &Output) -> Result<(), WriteError> {
+    fs::create_dir(staging).map_err(|e| WriteError::Io(staging.to_path_buf(), e))?;
+    for (path, bytes) in output.files() {
+        let target = staging.join(path);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| WriteError::Io(dir.to_path_buf(), e))?;
+        }
+        fs::write(&target, bytes).map_err(|e| WriteError::Io(target.clone(), e))?;
+    }
+    Ok(())
+}
+
+fn swap(staging: &Path, out: &Path) -> Result<(), WriteError> {
+    if fs::symlink_metadata(out).is_err() {
+        return fs::rename(staging, out).map_err(|e| WriteError::Io(out.to_path_buf(), e));
+    }
+    let cwd = rustix::fs::CWD;
+    match rustix::fs::renameat_with(cwd, staging, cwd, out, rustix::fs::RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            // The file system cannot exchange: move the old tree aside, then the new one in.
+            let aside = staging.with_extension("old");
+            fs::rename(out, &aside).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
+            fs::rename(staging, out).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
+            fs::remove_dir_all(&aside).map_err(|e| WriteError::Io(aside, e))
+        }
+    }
+}
