@@ -13,8 +13,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::emit::naming;
 use crate::model::Region;
+use crate::naming;
+pub use crate::naming::StackKind;
 use crate::resolve::{Owner, Resolved};
 use crate::source::Span;
 
@@ -48,19 +49,6 @@ pub enum EdgeKind {
     Authorizer,
     /// An API stage's deployment tracking (environment baselines).
     Tracking,
-}
-
-/// What a stack deploys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum StackKind {
-    /// The organisation stack (requested accounts), in the management account.
-    Organisation,
-    /// An account's baselines.
-    Account(usize),
-    /// An environment's baselines.
-    Environment(usize),
-    /// One API stage (index into `Resolved::stages`).
-    Stage(usize),
 }
 
 /// A CloudFormation stack in the deploy plan.
@@ -101,18 +89,36 @@ pub struct Graph {
 impl Graph {
     /// Builds the entity graph of a resolved estate.
     pub fn build(resolved: &Resolved) -> Graph {
-        let mut g = Graph { graph: DiGraph::new(), nodes: BTreeMap::new() };
+        let mut g = Graph {
+            graph: DiGraph::new(),
+            nodes: BTreeMap::new(),
+        };
         let estate = &resolved.estate;
         g.node(Entity::Platform);
         for t in 0..estate.tenants.len() {
-            g.edge(Entity::Tenant(t), Entity::Platform, EdgeKind::Contains, None);
+            g.edge(
+                Entity::Tenant(t),
+                Entity::Platform,
+                EdgeKind::Contains,
+                None,
+            );
         }
         for (a, &t) in resolved.account_tenant.iter().enumerate() {
-            g.edge(Entity::Account(a), Entity::Tenant(t), EdgeKind::Contains, None);
+            g.edge(
+                Entity::Account(a),
+                Entity::Tenant(t),
+                EdgeKind::Contains,
+                None,
+            );
         }
         for (e, &a) in resolved.env_account.iter().enumerate() {
             if resolved.env_active[e] {
-                g.edge(Entity::Environment(e), Entity::Account(a), EdgeKind::Contains, None);
+                g.edge(
+                    Entity::Environment(e),
+                    Entity::Account(a),
+                    EdgeKind::Contains,
+                    None,
+                );
             }
         }
         for (i, instance) in resolved.instances.iter().enumerate() {
@@ -121,7 +127,12 @@ impl Graph {
                 Owner::Environment(e) if resolved.env_active[e] => Entity::Environment(e),
                 Owner::Environment(_) => continue,
             };
-            g.edge(Entity::Instance(i), owner, EdgeKind::Contains, Some(instance.span));
+            g.edge(
+                Entity::Instance(i),
+                owner,
+                EdgeKind::Contains,
+                Some(instance.span),
+            );
             for required in &estate.baselines[instance.decl].requires {
                 let target = resolved.instances.iter().position(|o| {
                     o.name == required.value
@@ -129,26 +140,51 @@ impl Graph {
                             || matches!((instance.owner, o.owner), (Owner::Environment(e), Owner::Account(a)) if resolved.env_account[e] == a))
                 });
                 if let Some(target) = target {
-                    g.edge(Entity::Instance(i), Entity::Instance(target), EdgeKind::Requires, Some(required.span));
+                    g.edge(
+                        Entity::Instance(i),
+                        Entity::Instance(target),
+                        EdgeKind::Requires,
+                        Some(required.span),
+                    );
                 }
             }
         }
         for (s, stage) in resolved.stages.iter().enumerate() {
-            g.edge(Entity::Stage(s), Entity::Environment(stage.env), EdgeKind::Contains, None);
+            g.edge(
+                Entity::Stage(s),
+                Entity::Environment(stage.env),
+                EdgeKind::Contains,
+                None,
+            );
             let account = resolved.env_account[stage.env];
             for (i, instance) in resolved.instances.iter().enumerate() {
                 let authorizer = estate.apis[stage.api].security.jwt.is_some()
                     && instance.owner == Owner::Account(account)
                     && instance.name.as_str() == "jwt-authorizer";
                 if authorizer {
-                    g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Authorizer, None);
+                    g.edge(
+                        Entity::Stage(s),
+                        Entity::Instance(i),
+                        EdgeKind::Authorizer,
+                        None,
+                    );
                 } else if instance.owner == Owner::Environment(stage.env) {
-                    g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Tracking, None);
+                    g.edge(
+                        Entity::Stage(s),
+                        Entity::Instance(i),
+                        EdgeKind::Tracking,
+                        None,
+                    );
                 }
             }
         }
         for edge in &resolved.uses {
-            g.edge(Entity::Stage(edge.from), Entity::Stage(edge.to), EdgeKind::Uses, Some(edge.span));
+            g.edge(
+                Entity::Stage(edge.from),
+                Entity::Stage(edge.to),
+                EdgeKind::Uses,
+                Some(edge.span),
+            );
         }
         g
     }
@@ -178,7 +214,11 @@ impl Graph {
                 .graph
                 .edge_references()
                 .filter(|e| members.contains(&e.source()) && members.contains(&e.target()))
-                .filter_map(|e| e.weight().1.map(|span| (span, self.graph[e.source()], self.graph[e.target()])))
+                .filter_map(|e| {
+                    e.weight()
+                        .1
+                        .map(|span| (span, self.graph[e.source()], self.graph[e.target()]))
+                })
                 .collect();
             if edges.is_empty() {
                 continue;
@@ -189,14 +229,28 @@ impl Graph {
             if !seen.insert(key) {
                 continue;
             }
-            let mut names: Vec<String> = members.iter().map(|&m| describe(resolved, self.graph[m])).collect();
+            let mut names: Vec<String> = members
+                .iter()
+                .map(|&m| describe(resolved, self.graph[m]))
+                .collect();
             names.sort();
             names.dedup();
-            let mut diagnostic = Diagnostic::new(Code::DependencyCycle, format!("dependency cycle between {}", names.join(", ")))
-                .help("break the cycle: one of these must not depend on the others");
+            let mut diagnostic = Diagnostic::new(
+                Code::DependencyCycle,
+                format!("dependency cycle between {}", names.join(", ")),
+            )
+            .help("break the cycle: one of these must not depend on the others");
             for (i, (span, from, to)) in edges.iter().enumerate() {
-                let label = format!("{} depends on {}", describe(resolved, *from), describe(resolved, *to));
-                diagnostic = if i == 0 { diagnostic.primary(*span, label) } else { diagnostic.secondary(*span, label) };
+                let label = format!(
+                    "{} depends on {}",
+                    describe(resolved, *from),
+                    describe(resolved, *to)
+                );
+                diagnostic = if i == 0 {
+                    diagnostic.primary(*span, label)
+                } else {
+                    diagnostic.secondary(*span, label)
+                };
             }
             sink.push(diagnostic);
         }
@@ -217,7 +271,9 @@ impl Graph {
         for (i, instance) in resolved.instances.iter().enumerate() {
             match instance.owner {
                 Owner::Account(a) => owner.insert(Entity::Instance(i), StackKind::Account(a)),
-                Owner::Environment(e) if resolved.env_active[e] => owner.insert(Entity::Instance(i), StackKind::Environment(e)),
+                Owner::Environment(e) if resolved.env_active[e] => {
+                    owner.insert(Entity::Instance(i), StackKind::Environment(e))
+                }
                 Owner::Environment(_) => None,
             };
         }
@@ -228,7 +284,9 @@ impl Graph {
 
         let mut depends: BTreeMap<StackKind, BTreeSet<StackKind>> = BTreeMap::new();
         for (&entity, &kind) in &owner {
-            let Some(&start) = self.nodes.get(&entity) else { continue };
+            let Some(&start) = self.nodes.get(&entity) else {
+                continue;
+            };
             let mut stack = vec![start];
             let mut visited = BTreeSet::from([start]);
             while let Some(node) = stack.pop() {
@@ -256,7 +314,11 @@ impl Graph {
                 }
                 let deps = depends.get(&kind).cloned().unwrap_or_default();
                 if deps.iter().all(|d| waves.contains_key(d)) {
-                    let wave = deps.iter().filter_map(|d| waves.get(d)).max().map_or(1, |w| w + 1);
+                    let wave = deps
+                        .iter()
+                        .filter_map(|d| waves.get(d))
+                        .max()
+                        .map_or(1, |w| w + 1);
                     waves.insert(kind, wave);
                 }
             }
@@ -276,7 +338,9 @@ impl Graph {
                     ),
                     StackKind::Account(a) => account_of(resolved, a),
                     StackKind::Environment(e) => account_of(resolved, resolved.env_account[e]),
-                    StackKind::Stage(s) => account_of(resolved, resolved.env_account[resolved.stages[s].env]),
+                    StackKind::Stage(s) => {
+                        account_of(resolved, resolved.env_account[resolved.stages[s].env])
+                    }
                 };
                 Stack {
                     name: naming::stack_name(resolved, kind),
@@ -291,10 +355,18 @@ impl Graph {
             })
             .collect();
         stacks.sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
-        let position: BTreeMap<StackKind, usize> = stacks.iter().enumerate().map(|(i, s)| (s.kind, i)).collect();
+        let position: BTreeMap<StackKind, usize> = stacks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.kind, i))
+            .collect();
         for stack in &mut stacks {
-            let mut deps: Vec<usize> =
-                depends.get(&stack.kind).into_iter().flatten().filter_map(|d| position.get(d).copied()).collect();
+            let mut deps: Vec<usize> = depends
+                .get(&stack.kind)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| position.get(d).copied())
+                .collect();
             deps.sort_unstable();
             stack.depends_on = deps;
         }
@@ -305,7 +377,11 @@ impl Graph {
 fn account_of(resolved: &Resolved, a: usize) -> (String, Option<String>, Region) {
     let account = &resolved.estate.accounts[a];
     let region = resolved.account_region(a).clone();
-    (account.name.value.to_string(), account.id.as_ref().map(|id| id.value.0.clone()), region)
+    (
+        account.name.value.to_string(),
+        account.id.as_ref().map(|id| id.value.0.clone()),
+        region,
+    )
 }
 
 /// A short human description of an entity for messages.
@@ -326,7 +402,10 @@ pub fn describe(resolved: &Resolved, entity: Entity) -> String {
         }
         Entity::Stage(s) => {
             let stage = &resolved.stages[s];
-            format!("`{}` in `{}`", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+            format!(
+                "`{}` in `{}`",
+                estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
+            )
         }
     }
 }

@@ -6,7 +6,8 @@
 //! 2. [`parse`]: text to KDL documents (syntax errors, nesting limit).
 //! 3. [`lower`]: KDL to the typed [`model`] (unknown/duplicate/malformed input).
 //! 4. [`resolve`]: references between entities, baseline instances, expiry.
-//! 5. [`graph`]: the dependency graph, cycles, stacks and deploy waves.
+//! 5. [`graph`]: the dependency graph, cycles, stacks and deploy waves ([`naming`] derives
+//!    every stack name, tag and path from spec names).
 //! 6. [`emit`]: artifacts and the manifest, rendered in memory.
 //! 7. [`write`]: the only writer; replaces the output folder atomically.
 //!
@@ -19,6 +20,7 @@ pub mod emit;
 pub mod graph;
 pub mod lower;
 pub mod model;
+pub mod naming;
 pub mod parse;
 pub mod resolve;
 pub mod source;
@@ -54,7 +56,9 @@ pub struct Compilation {
 impl Compilation {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == diagnostics::Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == diagnostics::Severity::Error)
     }
 }
 
@@ -65,17 +69,26 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     let mut documents = Vec::new();
     let mut total = 0usize;
     for raw in files {
-        let Some(kind) = source::classify(&raw.path) else { continue };
+        let Some(kind) = source::classify(&raw.path) else {
+            continue;
+        };
         total += raw.bytes.len();
         let text = match String::from_utf8(raw.bytes.clone()) {
             Ok(text) => text,
             Err(error) => {
                 let at = error.utf8_error().valid_up_to();
-                let file = sources.add(&raw.path, String::from_utf8_lossy(&raw.bytes).into_owned(), kind);
+                let file = sources.add(
+                    &raw.path,
+                    String::from_utf8_lossy(&raw.bytes).into_owned(),
+                    kind,
+                );
                 sink.push(
-                    Diagnostic::new(Code::InvalidUtf8, format!("`{}` is not UTF-8 text", raw.path))
-                        .primary(Span::new(file, at, at + 1), "invalid byte")
-                        .help("save the file as UTF-8"),
+                    Diagnostic::new(
+                        Code::InvalidUtf8,
+                        format!("`{}` is not UTF-8 text", raw.path),
+                    )
+                    .primary(Span::new(file, at, at + 1), "invalid byte")
+                    .help("save the file as UTF-8"),
                 );
                 continue;
             }
@@ -84,9 +97,12 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         let file = sources.add(&raw.path, text, kind);
         if size > source::MAX_FILE_BYTES {
             sink.push(
-                Diagnostic::new(Code::FileTooLarge, format!("`{}` is {size} bytes; the limit is 1 MiB", raw.path))
-                    .primary(Span::new(file, 0, 0), "file starts here")
-                    .help("split the file; no estate file needs to be this large"),
+                Diagnostic::new(
+                    Code::FileTooLarge,
+                    format!("`{}` is {size} bytes; the limit is 1 MiB", raw.path),
+                )
+                .primary(Span::new(file, 0, 0), "file starts here")
+                .help("split the file; no estate file needs to be this large"),
             );
             continue;
         }
@@ -105,27 +121,44 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     }
 
     let mut parsed = Vec::new();
+    let mut unreadable = false;
     for file in documents {
-        let Some(source) = sources.file(file) else { continue };
+        let Some(source) = sources.file(file) else {
+            continue;
+        };
         if source.kind == FileKind::BaselineTemplate {
             continue;
         }
-        if let Some(document) = parse::parse(file, &source.text, &mut sink) {
-            parsed.push((file, source.kind, document));
+        match parse::parse(file, &source.text, &mut sink) {
+            Some(document) => parsed.push((file, source.kind, document)),
+            None => unreadable = true,
         }
     }
     let lowering: Vec<lower::ParsedFile<'_>> = parsed
         .iter()
         .filter_map(|(file, kind, document)| {
             let path = sources.file(*file)?.path.as_str();
-            Some(lower::ParsedFile { file: *file, path, kind: *kind, document })
+            Some(lower::ParsedFile {
+                file: *file,
+                path,
+                kind: *kind,
+                document,
+            })
         })
         .collect();
-    let estate = lower::lower(&lowering, &mut sink);
+    unreadable |= sink.has_errors();
+    let estate = lower::lower(&lowering, !unreadable, &mut sink);
 
+    // A file that could not be read at all hides its declarations: resolving the rest would
+    // only report references to them as unknown.
     let mut plan = None;
     let mut output = None;
-    if let Some(resolved) = resolve::resolve(estate, options.today, &mut sink) {
+    let resolved = if unreadable {
+        None
+    } else {
+        resolve::resolve(estate, options.today, &mut sink)
+    };
+    if let Some(resolved) = resolved {
         let graph = Graph::build(&resolved);
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);
@@ -138,7 +171,12 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     if sink.has_errors() {
         output = None;
     }
-    Compilation { sources, diagnostics: sink.into_sorted(), plan, output }
+    Compilation {
+        sources,
+        diagnostics: sink.into_sorted(),
+        plan,
+        output,
+    }
 }
 
 /// Today's UTC date from the system clock.

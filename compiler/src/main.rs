@@ -70,7 +70,10 @@ fn parse_date(text: &str) -> Result<Date, String> {
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = info
             .payload()
             .downcast_ref::<&str>()
@@ -99,7 +102,8 @@ fn run() -> u8 {
 }
 
 fn style() -> Style {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let width = if color { 120 } else { Style::PLAIN.width };
     Style { color, width }
 }
@@ -112,14 +116,33 @@ fn compile_estate(common: &Common, out: Option<&PathBuf>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
+    let options = Options {
+        today: common.today.unwrap_or_else(idpc::today_utc),
+    };
     let compilation = compile(&files, &options);
-    eprint!("{}", human::render(&compilation.diagnostics, &compilation.sources, style()));
-    let errors = compilation.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    eprint!(
+        "{}",
+        human::render(&compilation.diagnostics, &compilation.sources, style())
+    );
+    let errors = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = compilation.diagnostics.len() - errors;
-    let counts = format!("{} error{}, {} warning{}", errors, plural(errors), warnings, plural(warnings));
+    let counts = format!(
+        "{} error{}, {} warning{}",
+        errors,
+        plural(errors),
+        warnings,
+        plural(warnings)
+    );
     if errors > 0 {
-        let what = if out.is_some() { "nothing was written" } else { "the estate is invalid" };
+        let what = if out.is_some() {
+            "nothing was written"
+        } else {
+            "the estate is invalid"
+        };
         eprintln!("error: {counts}; {what}");
         return EXIT_INVALID;
     }

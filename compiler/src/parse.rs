@@ -18,9 +18,17 @@ pub const MAX_DEPTH: usize = 64;
 pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocument> {
     if let Some(offset) = too_deep(text, MAX_DEPTH) {
         sink.push(
-            Diagnostic::new(Code::NestingTooDeep, format!("children blocks nested more than {MAX_DEPTH} levels deep"))
-                .primary(Span::new(file, offset, offset + 1), format!("level {} starts here", MAX_DEPTH + 1))
-                .help("no idpc node nests more than a few levels; look for an unclosed or repeated `{`"),
+            Diagnostic::new(
+                Code::NestingTooDeep,
+                format!("children blocks nested more than {MAX_DEPTH} levels deep"),
+            )
+            .primary(
+                Span::new(file, offset, offset + 1),
+                format!("level {} starts here", MAX_DEPTH + 1),
+            )
+            .help(
+                "no idpc node nests more than a few levels; look for an unclosed or repeated `{`",
+            ),
         );
         return None;
     }
@@ -32,14 +40,23 @@ pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocu
                 let (start, end) = if start == 0 && len > 1 {
                     // kdl 6.7.1 reports an incomplete value as the whole prefix from offset 0:
                     // the failure is at the end of that prefix.
-                    let last = text.get(..len).and_then(|s| s.char_indices().last()).map_or(0, |(i, _)| i);
+                    let last = text
+                        .get(..len)
+                        .and_then(|s| s.char_indices().last())
+                        .map_or(0, |(i, _)| i);
                     (last, len)
                 } else {
                     (start, start + len.max(1))
                 };
                 let message = d.message.clone().unwrap_or_else(|| "invalid KDL".into());
-                let mut diagnostic = Diagnostic::new(Code::SyntaxError, format!("invalid KDL: {}", lower_first(&message)))
-                    .primary(Span::new(file, start, end.min(text.len()).max(start)), "here");
+                let mut diagnostic = Diagnostic::new(
+                    Code::SyntaxError,
+                    format!("invalid KDL: {}", lower_first(&message)),
+                )
+                .primary(
+                    Span::new(file, start, end.min(text.len()).max(start)),
+                    "here",
+                );
                 diagnostic = match &d.help {
                     Some(help) => diagnostic.help(help.clone()),
                     None => diagnostic.help("idpc reads KDL v2: strings in double quotes, properties as key=value, #true/#false"),
@@ -94,7 +111,11 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
                 i += hashes;
                 if at(i) == Some(b'"') {
-                    let quote: &[u8] = if starts(i, b"\"\"\"") { b"\"\"\"" } else { b"\"" };
+                    let quote: &[u8] = if starts(i, b"\"\"\"") {
+                        b"\"\"\""
+                    } else {
+                        b"\""
+                    };
                     i += quote.len();
                     let mut close = quote.to_vec();
                     close.extend(std::iter::repeat_n(b'#', hashes));
@@ -106,7 +127,11 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 continue;
             }
             Some(b'"') => {
-                let quote: &[u8] = if starts(i, b"\"\"\"") { b"\"\"\"" } else { b"\"" };
+                let quote: &[u8] = if starts(i, b"\"\"\"") {
+                    b"\"\"\""
+                } else {
+                    b"\""
+                };
                 i += quote.len();
                 while i < bytes.len() && !starts(i, quote) {
                     i += if at(i) == Some(b'\\') { 2 } else { 1 };
@@ -139,14 +164,14 @@ mod tests {
     #[test]
     fn depth_prescan() {
         check("a { b { } }", None);
-        check("a { b { c { } } }", Some(8));
+        check("a { b { c { } } }", Some(10));
         check("a \"{{{\" { b { } }", None);
         check("a #\"{{{\"# { b { } }", None);
         check("a \"\"\"\n{{{\n\"\"\" { b { } }", None);
         check("// {{{\na { b { } }", None);
         check("/* { /* {{ */ { */ a { b { } }", None);
         check("a \"x\\\"{{{\" { }", None);
-        check("/-a { b { c { } } }", Some(9));
+        check("/-a { b { c { } } }", Some(12));
     }
 
     #[test]

@@ -31,7 +31,11 @@ impl Span {
     /// A span covering `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Span { file, start: clamp(start), end: clamp(end.max(start)) }
+        Span {
+            file,
+            start: clamp(start),
+            end: clamp(end.max(start)),
+        }
     }
 
     /// The span of a kdl node, entry or identifier.
@@ -99,9 +103,18 @@ impl SourceSet {
     }
 
     /// Adds a file and returns its id.
-    pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>, kind: FileKind) -> FileId {
+    pub fn add(
+        &mut self,
+        path: impl Into<String>,
+        text: impl Into<String>,
+        kind: FileKind,
+    ) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { path: path.into(), text: text.into(), kind });
+        self.files.push(SourceFile {
+            path: path.into(),
+            text: text.into(),
+            kind,
+        });
         id
     }
 
@@ -112,12 +125,19 @@ impl SourceSet {
 
     /// All files with their ids, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     /// Total bytes of the estate's own files (the stdlib does not count).
     pub fn estate_bytes(&self) -> usize {
-        self.files.iter().filter(|f| !f.path.starts_with(crate::stdlib::PREFIX)).map(|f| f.text.len()).sum()
+        self.files
+            .iter()
+            .filter(|f| !f.path.starts_with(crate::stdlib::PREFIX))
+            .map(|f| f.text.len())
+            .sum()
     }
 
     /// `path:line:column` of a span's start, for messages and tests.
@@ -176,22 +196,33 @@ pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
         let entry = entry.map_err(|e| {
-            let path = e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+            let path = e
+                .path()
+                .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
             LoadError::Io(path, e.into())
         })?;
         if !entry.file_type().is_file() {
             continue;
         }
-        let Ok(relative) = entry.path().strip_prefix(root) else { continue };
-        let path: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let Ok(relative) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let path: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
         let path = path.join("/");
         if classify(&path).is_none() {
             continue;
         }
-        let bytes = std::fs::read(entry.path()).map_err(|e| LoadError::Io(entry.path().to_path_buf(), e))?;
+        let bytes = std::fs::read(entry.path())
+            .map_err(|e| LoadError::Io(entry.path().to_path_buf(), e))?;
         files.push(RawFile { path, bytes });
     }
-    if !files.iter().any(|f| classify(&f.path) == Some(FileKind::Spec)) {
+    if !files
+        .iter()
+        .any(|f| classify(&f.path) == Some(FileKind::Spec))
+    {
         return Err(LoadError::Empty(root.to_path_buf()));
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -215,7 +246,11 @@ mod tests {
     use super::*;
 
     fn check(text: &str, offset: u32, expected: (usize, usize)) {
-        let file = SourceFile { path: "a.kdl".into(), text: text.into(), kind: FileKind::Spec };
+        let file = SourceFile {
+            path: "a.kdl".into(),
+            text: text.into(),
+            kind: FileKind::Spec,
+        };
         assert_eq!(file.line_col(offset), expected);
     }
 
@@ -231,8 +266,14 @@ mod tests {
     fn classify_paths() {
         assert_eq!(classify("a.kdl"), Some(FileKind::Spec));
         assert_eq!(classify("tenants/acme.kdl"), Some(FileKind::Spec));
-        assert_eq!(classify("baselines/x/baseline.kdl"), Some(FileKind::BaselineDecl));
-        assert_eq!(classify("baselines/x/r.json.hbs"), Some(FileKind::BaselineTemplate));
+        assert_eq!(
+            classify("baselines/x/baseline.kdl"),
+            Some(FileKind::BaselineDecl)
+        );
+        assert_eq!(
+            classify("baselines/x/r.json.hbs"),
+            Some(FileKind::BaselineTemplate)
+        );
         assert_eq!(classify("baselines/x/other.kdl"), None);
         assert_eq!(classify("README.md"), None);
     }

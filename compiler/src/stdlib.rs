@@ -10,10 +10,18 @@ pub const PREFIX: &str = "<stdlib>/";
 
 macro_rules! file {
     (Decl $path:literal) => {
-        (concat!("<stdlib>/", $path), FileKind::BaselineDecl, include_str!(concat!("../../stdlib/", $path)))
+        (
+            concat!("<stdlib>/", $path),
+            FileKind::BaselineDecl,
+            include_str!(concat!("../../stdlib/", $path)),
+        )
     };
     (Compliance $path:literal) => {
-        (concat!("<stdlib>/", $path), FileKind::Compliance, include_str!(concat!("../../stdlib/", $path)))
+        (
+            concat!("<stdlib>/", $path),
+            FileKind::Compliance,
+            include_str!(concat!("../../stdlib/", $path)),
+        )
     };
 }
 /// Every stdlib file: (pseudo-path, kind, text).
@@ -25,4 +33,3 @@ pub const FILES: &[(&str, FileKind, &str)] = &[
     file!(Decl "baselines/jwt-authorizer/baseline.kdl"),
     file!(Compliance "compliance/eu-banking.kdl"),
 ];
-

@@ -23,18 +23,32 @@ pub struct Style {
 
 impl Style {
     /// No colour, 100 columns: what tests and pipes get.
-    pub const PLAIN: Style = Style { color: false, width: 100 };
+    pub const PLAIN: Style = Style {
+        color: false,
+        width: 100,
+    };
 }
 
 /// Renders diagnostics one after another, each followed by a blank line.
 pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, style: Style) -> String {
-    let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
+    let theme = if style.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(style.width)
+        .with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
         let report = Report::build(diagnostic, sources);
         if handler.render_report(&mut out, &report).is_err() {
-            out.push_str(&format!("{}[{}]: {}\n", diagnostic.severity.name(), diagnostic.code, diagnostic.message));
+            out.push_str(&format!(
+                "{}[{}]: {}\n",
+                diagnostic.severity.name(),
+                diagnostic.code,
+                diagnostic.message
+            ));
         }
         out.push('\n');
     }
@@ -43,8 +57,16 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, style: Style) -> 
 
 /// One line per diagnostic: `file:line:col: severity[code]: message`.
 pub fn render_short(diagnostic: &Diagnostic, sources: &SourceSet) -> String {
-    let location = diagnostic.primary_span().map(|s| sources.location(s)).unwrap_or_else(|| "<estate>".into());
-    format!("{location}: {}[{}]: {}", diagnostic.severity.name(), diagnostic.code, escape(&diagnostic.message))
+    let location = diagnostic
+        .primary_span()
+        .map(|s| sources.location(s))
+        .unwrap_or_else(|| "<estate>".into());
+    format!(
+        "{location}: {}[{}]: {}",
+        diagnostic.severity.name(),
+        diagnostic.code,
+        escape(&diagnostic.message)
+    )
 }
 
 /// Escapes control, bidi and other invisible formatting characters (newlines kept).
@@ -121,7 +143,9 @@ impl Report {
 }
 
 fn named_source(sources: &SourceSet, file: FileId) -> Option<NamedSource<String>> {
-    sources.file(file).map(|f| NamedSource::new(&f.path, f.text.clone()).with_language("kdl"))
+    sources
+        .file(file)
+        .map(|f| NamedSource::new(&f.path, f.text.clone()).with_language("kdl"))
 }
 
 impl fmt::Display for Report {
@@ -134,7 +158,11 @@ impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        if self.code.is_empty() { None } else { Some(Box::new(&self.code)) }
+        if self.code.is_empty() {
+            None
+        } else {
+            Some(Box::new(&self.code))
+        }
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -142,7 +170,9 @@ impl miette::Diagnostic for Report {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -150,14 +180,20 @@ impl miette::Diagnostic for Report {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.labels.is_empty() { None } else { Some(Box::new(self.labels.iter().cloned())) }
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         if self.related.is_empty() {
             None
         } else {
-            Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
         }
     }
 }

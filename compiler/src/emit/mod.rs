@@ -6,7 +6,6 @@
 //! other; shared names come from `naming`.
 
 pub mod manifest;
-pub mod naming;
 pub mod openapi;
 
 use crate::graph::{Plan, StackKind};
@@ -65,8 +64,11 @@ pub struct Output {
 impl Output {
     /// Every file to write as (path, bytes), manifest included.
     pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        std::iter::once((manifest::PATH, self.manifest.as_slice()))
-            .chain(self.artifacts.iter().map(|a| (a.path.as_str(), a.bytes.as_slice())))
+        std::iter::once((manifest::PATH, self.manifest.as_slice())).chain(
+            self.artifacts
+                .iter()
+                .map(|a| (a.path.as_str(), a.bytes.as_slice())),
+        )
     }
 }
 
@@ -85,7 +87,7 @@ pub fn emit(resolved: &Resolved, plan: &Plan) -> Output {
             let stage = &resolved.stages[s];
             artifacts.push(Artifact {
                 kind: ArtifactKind::OpenApi,
-                path: naming::openapi_path(resolved, stage),
+                path: crate::naming::openapi_path(resolved, stage),
                 stack: Some(stack.name.clone()),
                 bytes: to_json(&openapi::document(resolved, stage)),
             });
@@ -93,7 +95,10 @@ pub fn emit(resolved: &Resolved, plan: &Plan) -> Output {
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
-    Output { artifacts, manifest }
+    Output {
+        artifacts,
+        manifest,
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +108,9 @@ mod tests {
         // Guards against a dependency enabling serde_json's `preserve_order` through feature
         // unification, which would make output depend on insertion order.
         let value: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
-        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+        assert_eq!(
+            String::from_utf8(super::to_json(&value)).unwrap(),
+            "{\n  \"a\": 2,\n  \"b\": 1\n}\n"
+        );
     }
 }

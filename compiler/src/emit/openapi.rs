@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::naming;
 use crate::model::{Api, Backend, Route, Segment};
+use crate::naming;
 use crate::resolve::{Resolved, Stage};
 
 /// Name of the JWT security scheme.
@@ -50,16 +50,25 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     }
     let mut paths = Map::new();
     for route in &api.routes {
-        let item = paths.entry(route.path.value.clone()).or_insert_with(|| json!({}));
+        let item = paths
+            .entry(route.path.value.clone())
+            .or_insert_with(|| json!({}));
         if let Some(item) = item.as_object_mut() {
-            item.insert(route.method.value.openapi_key().into(), operation(api, route, region));
+            item.insert(
+                route.method.value.openapi_key().into(),
+                operation(api, route, region),
+            );
         }
     }
     doc.insert("paths".into(), Value::Object(paths));
     if let Some(jwt) = &api.security.jwt {
         let account = &resolved.estate.accounts[resolved.env_account[stage.env]];
-        let account_id = account.id.as_ref().map_or("${AWS::AccountId}", |id| id.value.0.as_str());
-        let function = format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
+        let account_id = account
+            .id
+            .as_ref()
+            .map_or("${AWS::AccountId}", |id| id.value.0.as_str());
+        let function =
+            format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
         doc.insert(
             "components".into(),
             json!({ "securitySchemes": { JWT_SCHEME: {
@@ -79,7 +88,12 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         doc.insert("security".into(), json!([{ JWT_SCHEME: [] }]));
     }
     if !api.security.allow_ip.is_empty() {
-        let ranges: Vec<String> = api.security.allow_ip.iter().map(|n| n.value.to_string()).collect();
+        let ranges: Vec<String> = api
+            .security
+            .allow_ip
+            .iter()
+            .map(|n| n.value.to_string())
+            .collect();
         doc.insert(
             "x-amazon-apigateway-policy".into(),
             json!({
@@ -98,8 +112,14 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         "x-amazon-apigateway-request-validators".into(),
         json!({ VALIDATOR: { "validateRequestBody": true, "validateRequestParameters": true } }),
     );
-    doc.insert("x-amazon-apigateway-request-validator".into(), json!(VALIDATOR));
-    doc.insert("x-amazon-apigateway-gateway-responses".into(), gateway_responses());
+    doc.insert(
+        "x-amazon-apigateway-request-validator".into(),
+        json!(VALIDATOR),
+    );
+    doc.insert(
+        "x-amazon-apigateway-gateway-responses".into(),
+        gateway_responses(),
+    );
     Value::Object(doc)
 }
 
@@ -113,7 +133,10 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
-    op.insert("responses".into(), json!({ "default": { "description": "The backend's response, passed through." } }));
+    op.insert(
+        "responses".into(),
+        json!({ "default": { "description": "The backend's response, passed through." } }),
+    );
     if api.security.jwt.is_some() {
         op.insert("security".into(), json!([{ JWT_SCHEME: route.scopes }]));
     }
@@ -128,7 +151,12 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
         Backend::Http(base) => {
             let mapping: Map<String, Value> = route
                 .params()
-                .map(|p| (format!("integration.request.path.{p}"), json!(format!("method.request.path.{p}"))))
+                .map(|p| {
+                    (
+                        format!("integration.request.path.{p}"),
+                        json!(format!("method.request.path.{p}")),
+                    )
+                })
                 .collect();
             let mut integration = json!({
                 "type": "http_proxy",
@@ -149,20 +177,22 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
     Value::Object(op)
 }
 
-/// The backend path of a route: parameters as `{name}` (greedy ones too, as API Gateway maps them).
+/// The backend path of a route, parameters as `{name}`.
 fn integration_path(route: &Route) -> String {
     route
         .segments
         .iter()
         .map(|s| match s {
             Segment::Literal(l) => format!("/{l}"),
-            Segment::Param(p) | Segment::Greedy(p) => format!("/{{{p}}}"),
+            Segment::Param(p) => format!("/{{{p}}}"),
         })
         .collect()
 }
 
 fn invocation_uri(region: &str, function_arn: &str) -> String {
-    format!("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
+    format!(
+        "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    )
 }
 
 /// Gateway responses with fixed messages (no internal detail), the request id for support,

@@ -8,27 +8,42 @@ use kdl::KdlNode;
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
-    Api, Backend, Domain, Jwt, Method, Monitor, MonitorKind, Mtls, Name, Route, Security, Segment, Slo, Spanned,
-    Throttle,
+    Api, Backend, Domain, Jwt, Method, Monitor, MonitorKind, Mtls, Name, Route, Security, Segment,
+    Slo, Spanned, Throttle,
 };
 use crate::source::Span;
 
-const API_CHILDREN: &[&str] = &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses"];
+const API_CHILDREN: &[&str] = &[
+    "deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses",
+];
 const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
 
 impl Ctx<'_> {
     /// Lowers `api "name" version=... owner=... { ... }`.
     pub fn api(&mut self, node: &KdlNode) -> Option<Api> {
-        let reader = self.open(node, &Shape { props: &["version", "owner"], children: API_CHILDREN, ..Shape::ONE_ARG });
+        let reader = self.open(
+            node,
+            &Shape {
+                props: &["version", "owner"],
+                children: API_CHILDREN,
+                ..Shape::ONE_ARG
+            },
+        );
         let name = self.node_name(&reader, "API name");
-        let version = self.required(&reader, "version").and_then(|e| self.string(e, "version"));
+        let version = self
+            .required(&reader, "version")
+            .and_then(|e| self.string(e, "version"));
         let version = version.and_then(|v| self.version(v));
-        let owner = self.required(&reader, "owner").and_then(|e| self.name(e, "owner"));
+        let owner = self
+            .required(&reader, "owner")
+            .and_then(|e| self.name(e, "owner"));
         let deploy = self.name_list(&reader, "deploy", "environment name");
         if self.all(&reader, "deploy").is_empty() {
             self.missing_child(node, "deploy", "deploy \"my-environment\"");
         }
-        let domain = self.single(&reader, "domain").and_then(|c| self.domain_node(c));
+        let domain = self
+            .single(&reader, "domain")
+            .and_then(|c| self.domain_node(c));
         let backend = match self.single(&reader, "backend") {
             Some(child) => self.backend(child),
             None => {
@@ -36,11 +51,20 @@ impl Ctx<'_> {
                 None
             }
         };
-        let security = self.single(&reader, "security").map(|c| self.security(c)).unwrap_or_default();
-        let throttle = self.single(&reader, "throttle").and_then(|c| self.throttle(c));
+        let security = self
+            .single(&reader, "security")
+            .map(|c| self.security(c))
+            .unwrap_or_default();
+        let throttle = self
+            .single(&reader, "throttle")
+            .and_then(|c| self.throttle(c));
         let routes = self.routes(&reader);
         if routes.is_empty() && self.all(&reader, "route").is_empty() {
-            self.missing_child(node, "route", "route \"GET\" \"/items/{itemId}\" scopes=\"items:read\"");
+            self.missing_child(
+                node,
+                "route",
+                "route \"GET\" \"/items/{itemId}\" scopes=\"items:read\"",
+            );
         }
         let monitors = self.monitors(&reader);
         let slo = self.single(&reader, "slo").and_then(|c| self.slo(c));
@@ -66,15 +90,27 @@ impl Ctx<'_> {
     fn name_list(&mut self, reader: &Reader<'_>, child: &str, what: &str) -> Vec<Spanned<Name>> {
         let mut names: Vec<Spanned<Name>> = Vec::new();
         for node in self.all(reader, child) {
-            let r = self.open(node, &Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE });
+            let r = self.open(
+                node,
+                &Shape {
+                    min_args: 1,
+                    max_args: usize::MAX,
+                    ..Shape::NONE
+                },
+            );
             for entry in &r.args {
-                let Some(name) = self.name(entry, what) else { continue };
+                let Some(name) = self.name(entry, what) else {
+                    continue;
+                };
                 if let Some(first) = names.iter().find(|n| n.value == name.value) {
                     self.report(
-                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is listed twice in `{child}`", name.value))
-                            .primary(name.span, "listed again")
-                            .secondary(first.span, "first listed here")
-                            .help("list each name once"),
+                        Diagnostic::new(
+                            Code::DuplicateValue,
+                            format!("`{}` is listed twice in `{child}`", name.value),
+                        )
+                        .primary(name.span, "listed again")
+                        .secondary(first.span, "first listed here")
+                        .help("list each name once"),
                     );
                     continue;
                 }
@@ -85,31 +121,60 @@ impl Ctx<'_> {
     }
 
     fn domain_node(&mut self, node: &KdlNode) -> Option<Domain> {
-        let reader = self.open(node, &Shape { props: &["certificate"], ..Shape::ONE_ARG });
-        let name = reader.args.first().and_then(|e| self.string(e, "domain")).and_then(|d| self.domain(d));
-        let certificate = self.required(&reader, "certificate").and_then(|e| self.string(e, "certificate"));
+        let reader = self.open(
+            node,
+            &Shape {
+                props: &["certificate"],
+                ..Shape::ONE_ARG
+            },
+        );
+        let name = reader
+            .args
+            .first()
+            .and_then(|e| self.string(e, "domain"))
+            .and_then(|d| self.domain(d));
+        let certificate = self
+            .required(&reader, "certificate")
+            .and_then(|e| self.string(e, "certificate"));
         let certificate = certificate.and_then(|c| self.arn(c, "acm", "certificate/"));
-        Some(Domain { name: name?, certificate: certificate?, span: self.span(node.span()) })
+        Some(Domain {
+            name: name?,
+            certificate: certificate?,
+            span: self.span(node.span()),
+        })
     }
 
     fn backend(&mut self, node: &KdlNode) -> Option<Spanned<Backend>> {
-        let reader = self.open(node, &Shape { props: &["lambda", "http"], ..Shape::NONE });
+        let reader = self.open(
+            node,
+            &Shape {
+                props: &["lambda", "http"],
+                ..Shape::NONE
+            },
+        );
         let span = self.span(node.span());
         match (reader.props.get("lambda"), reader.props.get("http")) {
             (Some(lambda), None) => {
-                let arn = self.string(lambda, "lambda").and_then(|a| self.arn(a, "lambda", "function:"))?;
+                let arn = self
+                    .string(lambda, "lambda")
+                    .and_then(|a| self.arn(a, "lambda", "function:"))?;
                 Some(Spanned::new(Backend::Lambda(arn.value), arn.span))
             }
             (None, Some(http)) => {
-                let url = self.string(http, "http").and_then(|u| self.https_url(u, "backend"))?;
+                let url = self
+                    .string(http, "http")
+                    .and_then(|u| self.https_url(u, "backend"))?;
                 Some(Spanned::new(Backend::Http(url.value), url.span))
             }
             (Some(lambda), Some(http)) => {
                 self.report(
-                    Diagnostic::new(Code::ConflictingProperties, "a backend is either `lambda=` or `http=`, not both")
-                        .primary(self.span(http.span()), "second backend")
-                        .secondary(self.span(lambda.span()), "first backend")
-                        .help("keep one of the two"),
+                    Diagnostic::new(
+                        Code::ConflictingProperties,
+                        "a backend is either `lambda=` or `http=`, not both",
+                    )
+                    .primary(self.span(http.span()), "second backend")
+                    .secondary(self.span(lambda.span()), "first backend")
+                    .help("keep one of the two"),
                 );
                 None
             }
@@ -125,83 +190,169 @@ impl Ctx<'_> {
     }
 
     fn security(&mut self, node: &KdlNode) -> Security {
-        let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
+        let reader = self.open(
+            node,
+            &Shape {
+                children: &["mtls", "jwt", "allow-ip"],
+                ..Shape::NONE
+            },
+        );
         let mtls = self.single(&reader, "mtls").and_then(|c| {
-            let r = self.open(c, &Shape { props: &["truststore"], ..Shape::NONE });
-            let truststore = self.required(&r, "truststore").and_then(|e| self.string(e, "truststore"));
+            let r = self.open(
+                c,
+                &Shape {
+                    props: &["truststore"],
+                    ..Shape::NONE
+                },
+            );
+            let truststore = self
+                .required(&r, "truststore")
+                .and_then(|e| self.string(e, "truststore"));
             let truststore = truststore.and_then(|t| self.s3_uri(t, "truststore"))?;
-            Some(Mtls { truststore, span: self.span(c.span()) })
+            Some(Mtls {
+                truststore,
+                span: self.span(c.span()),
+            })
         });
         let jwt = self.single(&reader, "jwt").and_then(|c| {
-            let r = self.open(c, &Shape { props: &["issuer", "audience"], ..Shape::NONE });
-            let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
+            let r = self.open(
+                c,
+                &Shape {
+                    props: &["issuer", "audience"],
+                    ..Shape::NONE
+                },
+            );
+            let issuer = self
+                .required(&r, "issuer")
+                .and_then(|e| self.string(e, "issuer"));
             let issuer = issuer.and_then(|i| self.https_url(i, "issuer"));
-            let audience = self.required(&r, "audience").and_then(|e| self.string(e, "audience"));
+            let audience = self
+                .required(&r, "audience")
+                .and_then(|e| self.string(e, "audience"));
             let audience = audience.filter(|a| self.plain_text(a, "audience"));
-            Some(Jwt { issuer: issuer?, audience: audience?, span: self.span(c.span()) })
+            Some(Jwt {
+                issuer: issuer?,
+                audience: audience?,
+                span: self.span(c.span()),
+            })
         });
         let mut allow_ip: Vec<Spanned<ipnet::IpNet>> = Vec::new();
         for child in self.all(&reader, "allow-ip") {
-            let r = self.open(child, &Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE });
+            let r = self.open(
+                child,
+                &Shape {
+                    min_args: 1,
+                    max_args: usize::MAX,
+                    ..Shape::NONE
+                },
+            );
             for entry in &r.args {
-                let Some(net) = self.string(entry, "allow-ip range").and_then(|v| self.cidr(v)) else { continue };
+                let Some(net) = self
+                    .string(entry, "allow-ip range")
+                    .and_then(|v| self.cidr(v))
+                else {
+                    continue;
+                };
                 if let Some(first) = allow_ip.iter().find(|n| n.value == net.value) {
                     self.report(
-                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is allowed twice", net.value))
-                            .primary(net.span, "listed again")
-                            .secondary(first.span, "first listed here")
-                            .help("list each range once"),
+                        Diagnostic::new(
+                            Code::DuplicateValue,
+                            format!("`{}` is allowed twice", net.value),
+                        )
+                        .primary(net.span, "listed again")
+                        .secondary(first.span, "first listed here")
+                        .help("list each range once"),
                     );
                     continue;
                 }
                 allow_ip.push(net);
             }
         }
-        Security { mtls, jwt, allow_ip, span: Some(self.span(node.span())) }
+        Security {
+            mtls,
+            jwt,
+            allow_ip,
+            span: Some(self.span(node.span())),
+        }
     }
 
     /// Refuses empty text and control characters in a value that reaches an artifact verbatim.
     fn plain_text(&mut self, value: &Spanned<String>, what: &str) -> bool {
-        if !value.value.trim().is_empty() && !value.value.chars().any(char::is_control) && value.value.len() <= 256 {
+        if !value.value.trim().is_empty()
+            && !value.value.chars().any(char::is_control)
+            && value.value.len() <= 256
+        {
             return true;
         }
         self.report(
-            Diagnostic::new(Code::UnknownValue, format!("{what} must be 1 to 256 printable characters"))
-                .primary(value.span, "empty, too long or holds control characters")
-                .help(format!("write the {what} as plain text")),
+            Diagnostic::new(
+                Code::UnknownValue,
+                format!("{what} must be 1 to 256 printable characters"),
+            )
+            .primary(value.span, "empty, too long or holds control characters")
+            .help(format!("write the {what} as plain text")),
         );
         false
     }
 
     fn throttle(&mut self, node: &KdlNode) -> Option<Throttle> {
-        let reader = self.open(node, &Shape { props: &["rate", "burst"], ..Shape::NONE });
-        let rate = self.required(&reader, "rate").and_then(|e| self.integer(e, "throttle rate", 1, 10_000));
-        let burst = self.required(&reader, "burst").and_then(|e| self.integer(e, "throttle burst", 1, 5_000));
+        let reader = self.open(
+            node,
+            &Shape {
+                props: &["rate", "burst"],
+                ..Shape::NONE
+            },
+        );
+        let rate = self
+            .required(&reader, "rate")
+            .and_then(|e| self.integer(e, "throttle rate", 1, 10_000));
+        let burst = self
+            .required(&reader, "burst")
+            .and_then(|e| self.integer(e, "throttle burst", 1, 5_000));
         let narrow = |v: Spanned<i64>| Spanned::new(v.value as u32, v.span);
-        Some(Throttle { rate: narrow(rate?), burst: narrow(burst?), span: self.span(node.span()) })
+        Some(Throttle {
+            rate: narrow(rate?),
+            burst: narrow(burst?),
+            span: self.span(node.span()),
+        })
     }
 
     fn routes(&mut self, reader: &Reader<'_>) -> Vec<Route> {
         let mut routes: Vec<Route> = Vec::new();
         for node in self.all(reader, "route") {
-            let r = self.open(node, &Shape { min_args: 2, max_args: 2, props: &["scopes"], ..Shape::NONE });
-            let method = r.args.first().and_then(|e| self.string(e, "method")).and_then(|m| match Method::parse(&m.value) {
-                Some(method) => Some(Spanned::new(method, m.span)),
-                None => {
-                    let upper = m.value.to_ascii_uppercase();
-                    let help = if Method::parse(&upper).is_some() {
-                        format!("methods are upper case: write \"{upper}\"")
-                    } else {
-                        crate::diagnostics::suggest(&upper, Method::NAMES)
-                    };
-                    self.report(
-                        Diagnostic::new(Code::BadHttpMethod, format!("`{}` is not an HTTP method", m.value))
+            let r = self.open(
+                node,
+                &Shape {
+                    min_args: 2,
+                    max_args: 2,
+                    props: &["scopes"],
+                    ..Shape::NONE
+                },
+            );
+            let method = r
+                .args
+                .first()
+                .and_then(|e| self.string(e, "method"))
+                .and_then(|m| match Method::parse(&m.value) {
+                    Some(method) => Some(Spanned::new(method, m.span)),
+                    None => {
+                        let upper = m.value.to_ascii_uppercase();
+                        let help = if Method::parse(&upper).is_some() {
+                            format!("methods are upper case: write \"{upper}\"")
+                        } else {
+                            crate::diagnostics::suggest(&upper, Method::NAMES)
+                        };
+                        self.report(
+                            Diagnostic::new(
+                                Code::BadHttpMethod,
+                                format!("`{}` is not an HTTP method", m.value),
+                            )
                             .primary(m.span, "unknown method")
                             .help(help),
-                    );
-                    None
-                }
-            });
+                        );
+                        None
+                    }
+                });
             let path = r.args.get(1).and_then(|e| self.string(e, "path"));
             let segments = path.as_ref().and_then(|p| match parse_path(&p.value) {
                 Ok(segments) => Some(segments),
@@ -209,36 +360,65 @@ impl Ctx<'_> {
                     self.report(
                         Diagnostic::new(Code::BadRoutePath, format!("`{}` is not a valid route path", p.value))
                             .primary(p.span, problem)
-                            .help("paths start with `/`, have non-empty segments of A-Z a-z 0-9 . _ : - or `{param}` (`{param+}` last), and no trailing `/`"),
+                            .help("paths start with `/`, have non-empty segments of A-Z a-z 0-9 . _ : - or `{param}`, and no trailing `/`"),
                     );
                     None
                 }
             });
-            let scopes = r.props.get("scopes").and_then(|e| self.string(e, "scopes")).map(|s| self.scopes(&s));
-            let (Some(method), Some(path), Some(segments)) = (method, path, segments) else { continue };
-            if let Some(first) = routes.iter().find(|o| o.method.value == method.value && o.path.value == path.value) {
+            let scopes = r
+                .props
+                .get("scopes")
+                .and_then(|e| self.string(e, "scopes"))
+                .map(|s| self.scopes(&s));
+            let (Some(method), Some(path), Some(segments)) = (method, path, segments) else {
+                continue;
+            };
+            if let Some(first) = routes
+                .iter()
+                .find(|o| o.method.value == method.value && o.path.value == path.value)
+            {
                 self.report(
-                    Diagnostic::new(Code::DuplicateRoute, format!("`{} {}` is routed twice", method.value.as_str(), path.value))
-                        .primary(path.span, "second route")
-                        .secondary(first.path.span, "first route")
-                        .help("remove one of the two routes"),
+                    Diagnostic::new(
+                        Code::DuplicateRoute,
+                        format!("`{} {}` is routed twice", method.value.as_str(), path.value),
+                    )
+                    .primary(path.span, "second route")
+                    .secondary(first.path.span, "first route")
+                    .help("remove one of the two routes"),
                 );
                 continue;
             }
-            routes.push(Route { method, path, segments, scopes: scopes.unwrap_or_default(), span: self.span(node.span()) });
+            routes.push(Route {
+                method,
+                path,
+                segments,
+                scopes: scopes.unwrap_or_default(),
+                span: self.span(node.span()),
+            });
         }
         self.conflicting_params(&routes);
         routes
     }
 
     fn scopes(&mut self, value: &Spanned<String>) -> Vec<String> {
-        let scopes: Vec<String> = value.value.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        let valid = |s: &String| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        let scopes: Vec<String> = value
+            .value
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let valid = |s: &String| {
+            s.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        };
         if scopes.is_empty() || !scopes.iter().all(valid) {
             self.report(
-                Diagnostic::new(Code::UnknownValue, format!("`{}` is not a list of OAuth scopes", value.value))
-                    .primary(value.span, "bad scopes")
-                    .help("write scopes separated by spaces, such as \"accounts:read accounts:write\""),
+                Diagnostic::new(
+                    Code::UnknownValue,
+                    format!("`{}` is not a list of OAuth scopes", value.value),
+                )
+                .primary(value.span, "bad scopes")
+                .help("write scopes separated by spaces, such as \"accounts:read accounts:write\""),
             );
             return Vec::new();
         }
@@ -275,7 +455,9 @@ impl Ctx<'_> {
         let mut seen: BTreeMap<(Vec<Segment>, usize), (&str, &Route)> = BTreeMap::new();
         for route in routes {
             for (i, segment) in route.segments.iter().enumerate() {
-                let (Segment::Param(name) | Segment::Greedy(name)) = segment else { continue };
+                let Segment::Param(name) = segment else {
+                    continue;
+                };
                 let prefix: Vec<Segment> = route.segments.iter().take(i).map(normalise).collect();
                 match seen.get(&(prefix.clone(), i)) {
                     Some((other, first)) if *other != name.as_str() => {
@@ -299,9 +481,19 @@ impl Ctx<'_> {
     fn monitors(&mut self, reader: &Reader<'_>) -> Vec<Monitor> {
         let mut monitors: Vec<Monitor> = Vec::new();
         for node in self.all(reader, "monitor") {
-            let r = self.open(node, &Shape { props: MONITOR_PROPS, ..Shape::ONE_ARG });
-            let Some(kind) = r.args.first().and_then(|e| self.string(e, "monitor kind")) else { continue };
-            let Some(kind) = self.one_of(kind, "monitor kind", MonitorKind::NAMES) else { continue };
+            let r = self.open(
+                node,
+                &Shape {
+                    props: MONITOR_PROPS,
+                    ..Shape::ONE_ARG
+                },
+            );
+            let Some(kind) = r.args.first().and_then(|e| self.string(e, "monitor kind")) else {
+                continue;
+            };
+            let Some(kind) = self.one_of(kind, "monitor kind", MonitorKind::NAMES) else {
+                continue;
+            };
             let key = match kind.value.as_str() {
                 "latency" => "p95-ms",
                 "errors" => "max-5xx-rate",
@@ -310,58 +502,107 @@ impl Ctx<'_> {
             for (other, entry) in &r.props {
                 if *other != key && *other != "priority" {
                     self.report(
-                        Diagnostic::new(Code::UnknownProperty, format!("`{other}` does not apply to a `{}` monitor", kind.value))
-                            .primary(self.span(entry.span()), "not for this kind")
-                            .help(format!("a `{}` monitor takes `{key}=` (and `priority=`)", kind.value)),
+                        Diagnostic::new(
+                            Code::UnknownProperty,
+                            format!("`{other}` does not apply to a `{}` monitor", kind.value),
+                        )
+                        .primary(self.span(entry.span()), "not for this kind")
+                        .help(format!(
+                            "a `{}` monitor takes `{key}=` (and `priority=`)",
+                            kind.value
+                        )),
                     );
                 }
             }
-            let Some(entry) = self.required(&r, key) else { continue };
+            let Some(entry) = self.required(&r, key) else {
+                continue;
+            };
             let parsed = match key {
-                "p95-ms" => self.integer(entry, "p95-ms", 1, 60_000).map(|v| MonitorKind::Latency { p95_ms: v.value as u32 }),
-                "max-5xx-rate" => self.number(entry, "max-5xx-rate", 0.0001, 1.0).map(|v| MonitorKind::Errors { max_5xx_rate: v.value }),
+                "p95-ms" => {
+                    self.integer(entry, "p95-ms", 1, 60_000)
+                        .map(|v| MonitorKind::Latency {
+                            p95_ms: v.value as u32,
+                        })
+                }
+                "max-5xx-rate" => {
+                    self.number(entry, "max-5xx-rate", 0.0001, 1.0)
+                        .map(|v| MonitorKind::Errors {
+                            max_5xx_rate: v.value,
+                        })
+                }
                 _ => self
                     .integer(entry, "min-requests-per-5m", 1, 100_000_000)
-                    .map(|v| MonitorKind::TrafficDrop { min_requests_per_5m: v.value as u32 }),
+                    .map(|v| MonitorKind::TrafficDrop {
+                        min_requests_per_5m: v.value as u32,
+                    }),
             };
-            let priority = r.props.get("priority").and_then(|e| self.integer(e, "priority", 1, 5));
+            let priority = r
+                .props
+                .get("priority")
+                .and_then(|e| self.integer(e, "priority", 1, 5));
             let Some(parsed) = parsed else { continue };
             if let Some(first) = monitors.iter().find(|m| m.kind.as_str() == parsed.as_str()) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateNode, format!("monitor `{}` is given twice", kind.value))
-                        .primary(kind.span, "second one")
-                        .secondary(first.span, "first one")
-                        .help("an API has at most one monitor of each kind"),
+                    Diagnostic::new(
+                        Code::DuplicateNode,
+                        format!("monitor `{}` is given twice", kind.value),
+                    )
+                    .primary(kind.span, "second one")
+                    .secondary(first.span, "first one")
+                    .help("an API has at most one monitor of each kind"),
                 );
                 continue;
             }
             let priority = priority.map(|p| Spanned::new(p.value as u8, p.span));
-            monitors.push(Monitor { kind: parsed, priority, span: self.span(node.span()) });
+            monitors.push(Monitor {
+                kind: parsed,
+                priority,
+                span: self.span(node.span()),
+            });
         }
         monitors
     }
 
     fn slo(&mut self, node: &KdlNode) -> Option<Slo> {
-        let reader = self.open(node, &Shape { props: &["availability", "timeframe"], ..Shape::NONE });
-        let availability = self.required(&reader, "availability").and_then(|e| self.number(e, "availability", 50.0, 99.999));
+        let reader = self.open(
+            node,
+            &Shape {
+                props: &["availability", "timeframe"],
+                ..Shape::NONE
+            },
+        );
+        let availability = self
+            .required(&reader, "availability")
+            .and_then(|e| self.number(e, "availability", 50.0, 99.999));
         let timeframe = match reader.props.get("timeframe") {
-            Some(entry) => self.string(entry, "timeframe").and_then(|t| self.one_of(t, "SLO timeframe", &["7d", "30d", "90d"])),
-            None => Some(Spanned::new("30d".to_owned(), self.span(node.name().span()))),
+            Some(entry) => self
+                .string(entry, "timeframe")
+                .and_then(|t| self.one_of(t, "SLO timeframe", &["7d", "30d", "90d"])),
+            None => Some(Spanned::new(
+                "30d".to_owned(),
+                self.span(node.name().span()),
+            )),
         };
-        Some(Slo { availability: availability?, timeframe: timeframe?, span: self.span(node.span()) })
+        Some(Slo {
+            availability: availability?,
+            timeframe: timeframe?,
+            span: self.span(node.span()),
+        })
     }
 }
 
 fn normalise(segment: &Segment) -> Segment {
     match segment {
         Segment::Literal(l) => Segment::Literal(l.clone()),
-        Segment::Param(_) | Segment::Greedy(_) => Segment::Param(String::new()),
+        Segment::Param(_) => Segment::Param(String::new()),
     }
 }
 
 /// Parses a route path into segments, or says what is wrong with it.
 pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
-    let Some(rest) = path.strip_prefix('/') else { return Err("does not start with `/`".into()) };
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err("does not start with `/`".into());
+    };
     if path.len() > 512 {
         return Err("longer than 512 characters".into());
     }
@@ -374,30 +615,40 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         if part.is_empty() {
-            return Err(if last { "ends with `/`".into() } else { "has an empty segment `//`".into() });
+            return Err(if last {
+                "ends with `/`".into()
+            } else {
+                "has an empty segment `//`".into()
+            });
         }
         if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            let (name, greedy) = match inner.strip_suffix('+') {
-                Some(name) => (name, true),
-                None => (inner, false),
-            };
+            if inner.ends_with('+') {
+                // API Gateway names a greedy `{proxy+}` parameter `proxy`; OpenAPI validators
+                // require `proxy+`. No document satisfies both, so idpc does not emit one.
+                return Err(format!(
+                    "greedy `{part}` is not supported: route each sub-path explicitly"
+                ));
+            }
+            let name = inner;
             let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !valid {
                 return Err(format!("`{part}` is not a parameter name"));
             }
-            if greedy && !last {
-                return Err(format!("`{part}` must be the last segment"));
-            }
             if names.contains(&name) {
                 return Err(format!("parameter `{name}` appears twice"));
             }
             names.push(name);
-            segments.push(if greedy { Segment::Greedy(name.into()) } else { Segment::Param(name.into()) });
-        } else if part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) {
+            segments.push(Segment::Param(name.into()));
+        } else if part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        {
             segments.push(Segment::Literal((*part).into()));
         } else {
-            return Err(format!("segment `{part}` has a character API Gateway refuses"));
+            return Err(format!(
+                "segment `{part}` has a character API Gateway refuses"
+            ));
         }
     }
     if matches!(segments.as_slice(), [Segment::Literal(l)] if l == "ping" || l == "sping") {
@@ -411,21 +662,32 @@ mod tests {
     use super::*;
 
     fn check(path: &str, expected: Result<usize, &str>) {
-        assert_eq!(parse_path(path).map(|s| s.len()).map_err(|e| e.to_string()), expected.map_err(str::to_owned));
+        assert_eq!(
+            parse_path(path).map(|s| s.len()).map_err(|e| e.to_string()),
+            expected.map_err(str::to_owned)
+        );
     }
 
     #[test]
     fn paths() {
         check("/", Ok(0));
         check("/accounts/{accountId}/balances", Ok(3));
-        check("/files/{path+}", Ok(2));
+        check(
+            "/files/{path+}",
+            Err("greedy `{path+}` is not supported: route each sub-path explicitly"),
+        );
         check("accounts", Err("does not start with `/`"));
         check("/accounts/", Err("ends with `/`"));
         check("/a//b", Err("has an empty segment `//`"));
         check("/a/{1x}", Err("`{1x}` is not a parameter name"));
-        check("/a/{p+}/b", Err("`{p+}` must be the last segment"));
         check("/a/{id}/{id}", Err("parameter `id` appears twice"));
-        check("/a b", Err("segment `a b` has a character API Gateway refuses"));
-        check("/ping", Err("`/ping` and `/sping` are reserved by API Gateway"));
+        check(
+            "/a b",
+            Err("segment `a b` has a character API Gateway refuses"),
+        );
+        check(
+            "/ping",
+            Err("`/ping` and `/sping` are reserved by API Gateway"),
+        );
     }
 }

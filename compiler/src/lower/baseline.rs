@@ -10,31 +10,62 @@ use crate::model::{BaselineDecl, Param, ParamType, ParamValue, Profile, Scope, S
 impl Ctx<'_> {
     /// Lowers `baseline "name" scope=... { description, param, requires }`; `folder` is the
     /// name of the folder the declaration sits in, which must equal the declared name.
-    pub fn baseline_decl(&mut self, node: &KdlNode, folder: &str, stdlib: bool) -> Option<BaselineDecl> {
-        let shape = Shape { props: &["scope"], children: &["description", "param", "requires"], ..Shape::ONE_ARG };
+    pub fn baseline_decl(
+        &mut self,
+        node: &KdlNode,
+        folder: &str,
+        stdlib: bool,
+    ) -> Option<BaselineDecl> {
+        let shape = Shape {
+            props: &["scope"],
+            children: &["description", "param", "requires"],
+            ..Shape::ONE_ARG
+        };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "baseline name")?;
         if name.value.as_str() != folder {
             self.report(
-                Diagnostic::new(Code::BadName, format!("baseline `{}` is declared in folder `{folder}`", name.value))
-                    .primary(name.span, "does not match its folder")
-                    .help(format!("rename the folder to `baselines/{}/` or the baseline to `{folder}`", name.value)),
+                Diagnostic::new(
+                    Code::BadName,
+                    format!("baseline `{}` is declared in folder `{folder}`", name.value),
+                )
+                .primary(name.span, "does not match its folder")
+                .help(format!(
+                    "rename the folder to `baselines/{}/` or the baseline to `{folder}`",
+                    name.value
+                )),
             );
             return None;
         }
-        let scope = self.required(&reader, "scope").and_then(|e| self.string(e, "scope"));
-        let scope = scope.and_then(|s| self.one_of(s, "baseline scope", &["account", "environment"]));
-        let scope = scope.map(|s| if s.value == "account" { Scope::Account } else { Scope::Environment });
-        let description = self.single(&reader, "description").and_then(|c| self.child_string(c, "description"));
+        let scope = self
+            .required(&reader, "scope")
+            .and_then(|e| self.string(e, "scope"));
+        let scope =
+            scope.and_then(|s| self.one_of(s, "baseline scope", &["account", "environment"]));
+        let scope = scope.map(|s| {
+            if s.value == "account" {
+                Scope::Account
+            } else {
+                Scope::Environment
+            }
+        });
+        let description = self
+            .single(&reader, "description")
+            .and_then(|c| self.child_string(c, "description"));
         let mut params: Vec<Param> = Vec::new();
         for child in self.all(&reader, "param") {
-            let Some(param) = self.param(child) else { continue };
+            let Some(param) = self.param(child) else {
+                continue;
+            };
             if let Some(first) = params.iter().find(|p| p.name.value == param.name.value) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateName, format!("parameter `{}` is declared twice", param.name.value))
-                        .primary(param.name.span, "second declaration")
-                        .secondary(first.name.span, "first declaration")
-                        .help("declare each parameter once"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        format!("parameter `{}` is declared twice", param.name.value),
+                    )
+                    .primary(param.name.span, "second declaration")
+                    .secondary(first.name.span, "first declaration")
+                    .help("declare each parameter once"),
                 );
                 continue;
             }
@@ -42,7 +73,14 @@ impl Ctx<'_> {
         }
         let mut requires: Vec<Spanned<crate::model::Name>> = Vec::new();
         for child in self.all(&reader, "requires") {
-            let r = self.open(child, &Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE });
+            let r = self.open(
+                child,
+                &Shape {
+                    min_args: 1,
+                    max_args: usize::MAX,
+                    ..Shape::NONE
+                },
+            );
             requires.extend(r.args.iter().filter_map(|e| self.name(e, "baseline name")));
         }
         Some(BaselineDecl {
@@ -63,10 +101,19 @@ impl Ctx<'_> {
             ..Shape::ONE_ARG
         };
         let reader = self.open(node, &shape);
-        let name = reader.args.first().and_then(|e| self.string(e, "parameter name"))?;
-        let name = self.name(reader.args.first()?, "parameter name").map(|_| name)?;
-        let ty = self.required(&reader, "type").and_then(|e| self.string(e, "type"));
-        let ty = ty.and_then(|t| self.one_of(t, "parameter type", ParamType::NAMES)).and_then(|t| ParamType::parse(&t.value))?;
+        let name = reader
+            .args
+            .first()
+            .and_then(|e| self.string(e, "parameter name"))?;
+        let name = self
+            .name(reader.args.first()?, "parameter name")
+            .map(|_| name)?;
+        let ty = self
+            .required(&reader, "type")
+            .and_then(|e| self.string(e, "type"));
+        let ty = ty
+            .and_then(|t| self.one_of(t, "parameter type", ParamType::NAMES))
+            .and_then(|t| ParamType::parse(&t.value))?;
         let required = match reader.props.get("required") {
             Some(entry) => match entry.value() {
                 KdlValue::Bool(b) => *b,
@@ -80,15 +127,46 @@ impl Ctx<'_> {
             },
             None => false,
         };
-        let bound = |ctx: &mut Ctx<'_>, key: &str| reader.props.get(key).and_then(|e| ctx.number(e, key, f64::MIN, f64::MAX)).map(|v| v.value);
+        let bound = |ctx: &mut Ctx<'_>, key: &str| {
+            reader
+                .props
+                .get(key)
+                .and_then(|e| ctx.number(e, key, f64::MIN, f64::MAX))
+                .map(|v| v.value)
+        };
         let (min, max) = (bound(self, "min"), bound(self, "max"));
-        let description = reader.props.get("description").and_then(|e| self.string(e, "description")).map(|d| d.value);
+        let description = reader
+            .props
+            .get("description")
+            .and_then(|e| self.string(e, "description"))
+            .map(|d| d.value);
         let mut one_of = Vec::new();
         if let Some(child) = self.single(&reader, "one-of") {
-            let r = self.open(child, &Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE });
-            one_of.extend(r.args.iter().filter_map(|e| self.string(e, "allowed value")).map(|v| v.value));
+            let r = self.open(
+                child,
+                &Shape {
+                    min_args: 1,
+                    max_args: usize::MAX,
+                    ..Shape::NONE
+                },
+            );
+            one_of.extend(
+                r.args
+                    .iter()
+                    .filter_map(|e| self.string(e, "allowed value"))
+                    .map(|v| v.value),
+            );
         }
-        let mut param = Param { name, ty, required, default: None, min, max, one_of, description };
+        let mut param = Param {
+            name,
+            ty,
+            required,
+            default: None,
+            min,
+            max,
+            one_of,
+            description,
+        };
         if let Some(entry) = reader.props.get("default") {
             let span = self.value_span(entry);
             let raw = match entry.value() {
@@ -115,10 +193,21 @@ impl Ctx<'_> {
 
     /// Lowers `profile "name" { description "..." }`.
     pub fn profile(&mut self, node: &KdlNode) -> Option<Profile> {
-        let reader = self.open(node, &Shape { children: &["description"], ..Shape::ONE_ARG });
+        let reader = self.open(
+            node,
+            &Shape {
+                children: &["description"],
+                ..Shape::ONE_ARG
+            },
+        );
         let name = self.node_name(&reader, "profile name")?;
-        let description = self.single(&reader, "description").and_then(|c| self.child_string(c, "description"));
-        Some(Profile { name, description: description.map(|d| d.value) })
+        let description = self
+            .single(&reader, "description")
+            .and_then(|c| self.child_string(c, "description"));
+        Some(Profile {
+            name,
+            description: description.map(|d| d.value),
+        })
     }
 }
 
@@ -127,8 +216,12 @@ impl Ctx<'_> {
 pub fn check_param(param: &Param, value: &ParamValue) -> Result<ParamValue, (Code, String)> {
     let value = match (param.ty, value) {
         (ParamType::String, ParamValue::String(s)) => ParamValue::String(s.clone()),
-        (ParamType::S3Uri, ParamValue::String(s)) if super::values::valid_s3_uri(s) => ParamValue::String(s.clone()),
-        (ParamType::S3Uri, ParamValue::String(_)) => return Err((Code::BadS3Uri, "not an s3://bucket/key URI".into())),
+        (ParamType::S3Uri, ParamValue::String(s)) if super::values::valid_s3_uri(s) => {
+            ParamValue::String(s.clone())
+        }
+        (ParamType::S3Uri, ParamValue::String(_)) => {
+            return Err((Code::BadS3Uri, "not an s3://bucket/key URI".into()));
+        }
         (ParamType::Integer, ParamValue::Integer(i)) => ParamValue::Integer(*i),
         (ParamType::Number, ParamValue::Integer(i)) => ParamValue::Number(*i as f64),
         (ParamType::Number, ParamValue::Number(n)) => ParamValue::Number(*n),
@@ -154,7 +247,10 @@ pub fn check_param(param: &Param, value: &ParamValue) -> Result<ParamValue, (Cod
         && !param.one_of.is_empty()
         && !param.one_of.contains(s)
     {
-        return Err((Code::UnknownValue, format!("not one of {}", param.one_of.join(", "))));
+        return Err((
+            Code::UnknownValue,
+            format!("not one of {}", param.one_of.join(", ")),
+        ));
     }
     Ok(value)
 }

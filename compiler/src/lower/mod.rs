@@ -34,13 +34,17 @@ pub struct ParsedFile<'a> {
     pub document: &'a KdlDocument,
 }
 
-/// Lowers every parsed file and merges the results into one estate.
-pub fn lower(files: &[ParsedFile<'_>], sink: &mut Diagnostics) -> Estate {
+/// Lowers every parsed file and merges the results into one estate. `complete` says whether
+/// every file of the estate is among `files` (else a missing platform is not reported).
+pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -> Estate {
     let mut estate = Estate::default();
     let mut platforms = Vec::new();
     let mut platform_nodes = 0usize;
     for parsed in files {
-        let mut ctx = Ctx { file: parsed.file, sink };
+        let mut ctx = Ctx {
+            file: parsed.file,
+            sink,
+        };
         match parsed.kind {
             FileKind::Spec => {
                 for node in parsed.document.nodes() {
@@ -54,11 +58,18 @@ pub fn lower(files: &[ParsedFile<'_>], sink: &mut Diagnostics) -> Estate {
                         "environment" => ctx.environment(node).map(|e| estate.environments.push(e)),
                         "api" => ctx.api(node).map(|a| estate.apis.push(a)),
                         other => {
-                            let mut d = Diagnostic::new(Code::UnknownNode, format!("unknown top-level node `{other}`"))
-                                .primary(ctx.name_span(node), "unknown node")
-                                .help(suggest(other, TOP_LEVEL));
-                            if ["baseline", "deploy", "route", "security", "monitor"].contains(&other) {
-                                d = d.note(format!("`{other}` goes inside the block of the node it belongs to"));
+                            let mut d = Diagnostic::new(
+                                Code::UnknownNode,
+                                format!("unknown top-level node `{other}`"),
+                            )
+                            .primary(ctx.name_span(node), "unknown node")
+                            .help(suggest(other, TOP_LEVEL));
+                            if ["baseline", "deploy", "route", "security", "monitor"]
+                                .contains(&other)
+                            {
+                                d = d.note(format!(
+                                    "`{other}` goes inside the block of the node it belongs to"
+                                ));
                             }
                             ctx.report(d);
                             Some(())
@@ -92,7 +103,9 @@ pub fn lower(files: &[ParsedFile<'_>], sink: &mut Diagnostics) -> Estate {
                     ctx.report(
                         Diagnostic::new(Code::MissingNode, "baseline.kdl declares no baseline")
                             .primary(Span::new(parsed.file, 0, 0), "empty declaration")
-                            .help(format!("write `baseline \"{folder}\" scope=\"account\" {{ ... }}`")),
+                            .help(format!(
+                                "write `baseline \"{folder}\" scope=\"account\" {{ ... }}`"
+                            )),
                     );
                 }
             }
@@ -111,14 +124,17 @@ pub fn lower(files: &[ParsedFile<'_>], sink: &mut Diagnostics) -> Estate {
     if let Some(first) = &estate.platform {
         for extra in platforms {
             sink.push(
-                Diagnostic::new(Code::DuplicatePlatform, "the estate declares a second platform")
-                    .primary(extra.name.span, "second platform")
-                    .secondary(first.name.span, "first platform")
-                    .help("an estate has exactly one platform; merge the two"),
+                Diagnostic::new(
+                    Code::DuplicatePlatform,
+                    "the estate declares a second platform",
+                )
+                .primary(extra.name.span, "second platform")
+                .secondary(first.name.span, "first platform")
+                .help("an estate has exactly one platform; merge the two"),
             );
         }
     }
-    if platform_nodes == 0 {
+    if platform_nodes == 0 && complete {
         sink.push(
             Diagnostic::new(Code::MissingPlatform, "the estate has no platform")
                 .help("add `platform \"name\" { management-account \"...\"; region \"...\"; datadog site=\"...\" notify=\"@...\" }` to one file"),
@@ -129,7 +145,12 @@ pub fn lower(files: &[ParsedFile<'_>], sink: &mut Diagnostics) -> Estate {
     unique(&mut estate.environments, |e| &e.name, "environment", sink);
     unique(&mut estate.apis, |a| &a.name, "API", sink);
     unique(&mut estate.baselines, |b| &b.name, "baseline", sink);
-    unique(&mut estate.profiles, |p| &p.name, "compliance profile", sink);
+    unique(
+        &mut estate.profiles,
+        |p| &p.name,
+        "compliance profile",
+        sink,
+    );
     estate
 }
 
@@ -143,13 +164,23 @@ fn broken(estate: &mut Estate, node: &kdl::KdlNode) {
         "baseline" => "baseline",
         _ => return,
     };
-    if let Some(kdl::KdlValue::String(name)) = node.entries().iter().find(|e| e.name().is_none()).map(|e| e.value()) {
+    if let Some(kdl::KdlValue::String(name)) = node
+        .entries()
+        .iter()
+        .find(|e| e.name().is_none())
+        .map(|e| e.value())
+    {
         estate.broken.insert((kind, name.clone()));
     }
 }
 
 /// Sorts by name (stable, so the earlier file wins) and drops duplicates with a diagnostic.
-fn unique<T>(items: &mut Vec<T>, name: impl Fn(&T) -> &Spanned<Name>, kind: &str, sink: &mut Diagnostics) {
+fn unique<T>(
+    items: &mut Vec<T>,
+    name: impl Fn(&T) -> &Spanned<Name>,
+    kind: &str,
+    sink: &mut Diagnostics,
+) {
     items.sort_by(|a, b| name(a).value.cmp(&name(b).value));
     let mut kept: Vec<T> = Vec::with_capacity(items.len());
     for item in items.drain(..) {
@@ -157,10 +188,13 @@ fn unique<T>(items: &mut Vec<T>, name: impl Fn(&T) -> &Spanned<Name>, kind: &str
             Some(previous) if name(previous).value == name(&item).value => {
                 let (first, second) = (name(previous), name(&item));
                 sink.push(
-                    Diagnostic::new(Code::DuplicateName, format!("{kind} `{}` is declared twice", second.value))
-                        .primary(second.span, "second declaration")
-                        .secondary(first.span, "first declaration")
-                        .help(format!("{kind} names are unique; rename or remove one")),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        format!("{kind} `{}` is declared twice", second.value),
+                    )
+                    .primary(second.span, "second declaration")
+                    .secondary(first.span, "first declaration")
+                    .help(format!("{kind} names are unique; rename or remove one")),
                 );
             }
             _ => kept.push(item),

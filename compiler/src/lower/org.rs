@@ -9,8 +9,15 @@ use crate::model::{
 };
 
 /// Datadog sites idpc can target.
-pub const DATADOG_SITES: &[&str] =
-    &["datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu", "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com"];
+pub const DATADOG_SITES: &[&str] = &[
+    "datadoghq.com",
+    "us3.datadoghq.com",
+    "us5.datadoghq.com",
+    "datadoghq.eu",
+    "ap1.datadoghq.com",
+    "ap2.datadoghq.com",
+    "ddog-gov.com",
+];
 
 impl Ctx<'_> {
     /// The string argument of a child such as `region "eu-west-1"`.
@@ -21,7 +28,11 @@ impl Ctx<'_> {
     }
 
     /// The first argument of a node as a name.
-    pub fn node_name(&mut self, reader: &Reader<'_>, what: &str) -> Option<Spanned<crate::model::Name>> {
+    pub fn node_name(
+        &mut self,
+        reader: &Reader<'_>,
+        what: &str,
+    ) -> Option<Spanned<crate::model::Name>> {
         let entry = reader.args.first()?;
         self.name(entry, what)
     }
@@ -30,27 +41,41 @@ impl Ctx<'_> {
     pub fn missing_child(&mut self, node: &KdlNode, child: &str, example: &str) {
         let what = node.name().value();
         self.report(
-            Diagnostic::new(Code::MissingNode, format!("`{what}` needs a `{child}` node"))
-                .primary(self.name_span(node), format!("no `{child}` inside"))
-                .help(format!("add `{example}` inside the block")),
+            Diagnostic::new(
+                Code::MissingNode,
+                format!("`{what}` needs a `{child}` node"),
+            )
+            .primary(self.name_span(node), format!("no `{child}` inside"))
+            .help(format!("add `{example}` inside the block")),
         );
     }
 
     /// Lowers `platform "name" { ... }`.
     pub fn platform(&mut self, node: &KdlNode) -> Option<Platform> {
-        let shape = Shape { children: &["management-account", "region", "datadog", "tag"], ..Shape::ONE_ARG };
+        let shape = Shape {
+            children: &["management-account", "region", "datadog", "tag"],
+            ..Shape::ONE_ARG
+        };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "platform name");
         let management = self.single(&reader, "management-account");
         let management = match management {
-            Some(child) => self.child_string(child, "management-account").and_then(|v| self.account_id(v)),
+            Some(child) => self
+                .child_string(child, "management-account")
+                .and_then(|v| self.account_id(v)),
             None => {
-                self.missing_child(node, "management-account", "management-account \"111111111111\"");
+                self.missing_child(
+                    node,
+                    "management-account",
+                    "management-account \"111111111111\"",
+                );
                 None
             }
         };
         let region = match self.single(&reader, "region") {
-            Some(child) => self.child_string(child, "region").and_then(|v| self.region(v)),
+            Some(child) => self
+                .child_string(child, "region")
+                .and_then(|v| self.region(v)),
             None => {
                 self.missing_child(node, "region", "region \"eu-west-1\"");
                 None
@@ -59,7 +84,11 @@ impl Ctx<'_> {
         let datadog = match self.single(&reader, "datadog") {
             Some(child) => self.datadog(child),
             None => {
-                self.missing_child(node, "datadog", "datadog site=\"datadoghq.eu\" notify=\"@team-alerts\"");
+                self.missing_child(
+                    node,
+                    "datadog",
+                    "datadog site=\"datadoghq.eu\" notify=\"@team-alerts\"",
+                );
                 None
             }
         };
@@ -75,21 +104,42 @@ impl Ctx<'_> {
     }
 
     fn datadog(&mut self, node: &KdlNode) -> Option<Datadog> {
-        let reader = self.open(node, &Shape { props: &["site", "notify"], ..Shape::NONE });
-        let site = self.required(&reader, "site").and_then(|e| self.string(e, "datadog site"));
+        let reader = self.open(
+            node,
+            &Shape {
+                props: &["site", "notify"],
+                ..Shape::NONE
+            },
+        );
+        let site = self
+            .required(&reader, "site")
+            .and_then(|e| self.string(e, "datadog site"));
         let site = site.and_then(|s| self.one_of(s, "Datadog site", DATADOG_SITES));
-        let notify = self.required(&reader, "notify").and_then(|e| self.string(e, "notify"));
+        let notify = self
+            .required(&reader, "notify")
+            .and_then(|e| self.string(e, "notify"));
         let notify = notify.and_then(|n| self.handles(n));
-        Some(Datadog { site: site?, notify: notify?, span: self.span(node.span()) })
+        Some(Datadog {
+            site: site?,
+            notify: notify?,
+            span: self.span(node.span()),
+        })
     }
 
     /// Space-separated Datadog handles, each `@` followed by `[A-Za-z0-9_.+/:-]`.
     fn handles(&mut self, value: Spanned<String>) -> Option<Spanned<Vec<String>>> {
-        let handles: Vec<String> = value.value.split(' ').filter(|h| !h.is_empty()).map(str::to_owned).collect();
+        let handles: Vec<String> = value
+            .value
+            .split(' ')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
         let valid = |h: &String| {
             h.len() > 1
                 && h.starts_with('@')
-                && h.bytes().skip(1).all(|b| b.is_ascii_alphanumeric() || b"_.+/:-".contains(&b))
+                && h.bytes()
+                    .skip(1)
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.+/:-".contains(&b))
         };
         if !handles.is_empty() && handles.iter().all(valid) {
             return Some(Spanned::new(handles, value.span));
@@ -105,9 +155,21 @@ impl Ctx<'_> {
     fn tags(&mut self, reader: &Reader<'_>) -> Vec<(Spanned<String>, Spanned<String>)> {
         let mut tags: Vec<(Spanned<String>, Spanned<String>)> = Vec::new();
         for child in self.all(reader, "tag") {
-            let tag = self.open(child, &Shape { min_args: 2, max_args: 2, ..Shape::NONE });
-            let (Some(k), Some(v)) = (tag.args.first(), tag.args.get(1)) else { continue };
-            let (Some(key), Some(value)) = (self.string(k, "tag key"), self.string(v, "tag value")) else { continue };
+            let tag = self.open(
+                child,
+                &Shape {
+                    min_args: 2,
+                    max_args: 2,
+                    ..Shape::NONE
+                },
+            );
+            let (Some(k), Some(v)) = (tag.args.first(), tag.args.get(1)) else {
+                continue;
+            };
+            let (Some(key), Some(value)) = (self.string(k, "tag key"), self.string(v, "tag value"))
+            else {
+                continue;
+            };
             if let Some(problem) = tag_problem(&key.value, &value.value) {
                 self.report(
                     Diagnostic::new(Code::BadTag, format!("tag `{}` cannot be applied", key.value))
@@ -118,10 +180,13 @@ impl Ctx<'_> {
             }
             if let Some((first, _)) = tags.iter().find(|(k, _)| k.value == key.value) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateValue, format!("tag `{}` is given twice", key.value))
-                        .primary(key.span, "second one")
-                        .secondary(first.span, "first one")
-                        .help("give each tag key once"),
+                    Diagnostic::new(
+                        Code::DuplicateValue,
+                        format!("tag `{}` is given twice", key.value),
+                    )
+                    .primary(key.span, "second one")
+                    .secondary(first.span, "first one")
+                    .help("give each tag key once"),
                 );
                 continue;
             }
@@ -132,13 +197,31 @@ impl Ctx<'_> {
 
     /// Lowers `tenant "name" { ... }`.
     pub fn tenant(&mut self, node: &KdlNode) -> Option<Tenant> {
-        let children = &["display-name", "contact", "cost-center", "region", "compliance"];
-        let reader = self.open(node, &Shape { children, ..Shape::ONE_ARG });
+        let children = &[
+            "display-name",
+            "contact",
+            "cost-center",
+            "region",
+            "compliance",
+        ];
+        let reader = self.open(
+            node,
+            &Shape {
+                children,
+                ..Shape::ONE_ARG
+            },
+        );
         let name = self.node_name(&reader, "tenant name");
-        let display_name = self.single(&reader, "display-name").and_then(|c| self.child_string(c, "display-name"));
-        let contact = self.single(&reader, "contact").and_then(|c| self.child_string(c, "contact"));
+        let display_name = self
+            .single(&reader, "display-name")
+            .and_then(|c| self.child_string(c, "display-name"));
+        let contact = self
+            .single(&reader, "contact")
+            .and_then(|c| self.child_string(c, "contact"));
         let contact = contact.and_then(|c| self.email(c));
-        let cost_center = self.single(&reader, "cost-center").and_then(|c| self.child_string(c, "cost-center"));
+        let cost_center = self
+            .single(&reader, "cost-center")
+            .and_then(|c| self.child_string(c, "cost-center"));
         let cost_center = cost_center.filter(|c| match tag_problem("cost-center", &c.value) {
             None => true,
             Some(problem) => {
@@ -150,28 +233,62 @@ impl Ctx<'_> {
                 false
             }
         });
-        let region = self.single(&reader, "region").and_then(|c| self.child_string(c, "region"));
+        let region = self
+            .single(&reader, "region")
+            .and_then(|c| self.child_string(c, "region"));
         let region = region.and_then(|r| self.region(r));
         let compliance = match self.single(&reader, "compliance") {
             Some(child) => {
                 let r = self.open(child, &Shape::ONE_ARG);
-                r.args.first().and_then(|e| self.name(e, "compliance profile"))
+                r.args
+                    .first()
+                    .and_then(|e| self.name(e, "compliance profile"))
             }
             None => None,
         };
-        Some(Tenant { name: name?, span: self.span(node.span()), display_name, contact, cost_center, region, compliance })
+        Some(Tenant {
+            name: name?,
+            span: self.span(node.span()),
+            display_name,
+            contact,
+            cost_center,
+            region,
+            compliance,
+        })
     }
 
     /// Lowers `account "name" tenant=... { baseline ... }`.
     pub fn account(&mut self, node: &KdlNode) -> Option<Account> {
-        let shape = Shape { props: &["tenant", "id", "email", "ou", "region"], children: &["baseline"], ..Shape::ONE_ARG };
+        let shape = Shape {
+            props: &["tenant", "id", "email", "ou", "region"],
+            children: &["baseline"],
+            ..Shape::ONE_ARG
+        };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "account name");
-        let tenant = self.required(&reader, "tenant").and_then(|e| self.name(e, "tenant name"));
-        let id = reader.props.get("id").and_then(|e| self.string(e, "account id")).and_then(|v| self.account_id(v));
-        let email = reader.props.get("email").and_then(|e| self.string(e, "email")).and_then(|v| self.email(v));
-        let ou = reader.props.get("ou").and_then(|e| self.string(e, "ou")).and_then(|v| self.ou(v));
-        let region = reader.props.get("region").and_then(|e| self.string(e, "region")).and_then(|v| self.region(v));
+        let tenant = self
+            .required(&reader, "tenant")
+            .and_then(|e| self.name(e, "tenant name"));
+        let id = reader
+            .props
+            .get("id")
+            .and_then(|e| self.string(e, "account id"))
+            .and_then(|v| self.account_id(v));
+        let email = reader
+            .props
+            .get("email")
+            .and_then(|e| self.string(e, "email"))
+            .and_then(|v| self.email(v));
+        let ou = reader
+            .props
+            .get("ou")
+            .and_then(|e| self.string(e, "ou"))
+            .and_then(|v| self.ou(v));
+        let region = reader
+            .props
+            .get("region")
+            .and_then(|e| self.string(e, "region"))
+            .and_then(|v| self.region(v));
         if !reader.props.contains_key("id") && !reader.props.contains_key("email") {
             self.report(
                 Diagnostic::new(Code::MissingProperty, "a requested account needs `email=`")
@@ -187,14 +304,30 @@ impl Ctx<'_> {
             );
         }
         let baselines = self.baseline_uses(&reader);
-        Some(Account { name: name?, span: self.span(node.span()), tenant: tenant?, id, email, ou, region, baselines })
+        Some(Account {
+            name: name?,
+            span: self.span(node.span()),
+            tenant: tenant?,
+            id,
+            email,
+            ou,
+            region,
+            baselines,
+        })
     }
 
     fn ou(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
         let text = value.value.as_str();
-        let part = |s: &str, min: usize| s.len() >= min && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let part = |s: &str, min: usize| {
+            s.len() >= min
+                && s.len() <= 32
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
         let valid = match text.strip_prefix("ou-") {
-            Some(rest) => rest.split_once('-').is_some_and(|(root, id)| part(root, 4) && part(id, 8)),
+            Some(rest) => rest
+                .split_once('-')
+                .is_some_and(|(root, id)| part(root, 4) && part(id, 8)),
             None => text.strip_prefix("r-").is_some_and(|root| part(root, 4)),
         };
         if valid {
@@ -210,16 +343,28 @@ impl Ctx<'_> {
 
     /// Lowers `environment "name" account=... tier=... { baseline ... }`.
     pub fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
-        let shape = Shape { props: &["account", "tier", "expires"], children: &["baseline"], ..Shape::ONE_ARG };
+        let shape = Shape {
+            props: &["account", "tier", "expires"],
+            children: &["baseline"],
+            ..Shape::ONE_ARG
+        };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "environment name");
-        let account = self.required(&reader, "account").and_then(|e| self.name(e, "account name"));
-        let tier = self.required(&reader, "tier").and_then(|e| self.string(e, "tier"));
+        let account = self
+            .required(&reader, "account")
+            .and_then(|e| self.name(e, "account name"));
+        let tier = self
+            .required(&reader, "tier")
+            .and_then(|e| self.string(e, "tier"));
         let tier = tier.and_then(|t| {
             let checked = self.one_of(t, "tier", Tier::NAMES)?;
             Tier::parse(&checked.value).map(|tier| Spanned::new(tier, checked.span))
         });
-        let expires = reader.props.get("expires").and_then(|e| self.string(e, "expires")).and_then(|v| self.date(v));
+        let expires = reader
+            .props
+            .get("expires")
+            .and_then(|e| self.string(e, "expires"))
+            .and_then(|v| self.date(v));
         match (&tier, reader.props.get("expires")) {
             (Some(t), None) if t.value == Tier::Ephemeral => self.report(
                 Diagnostic::new(Code::MissingExpiry, "an ephemeral environment needs `expires=`")
@@ -235,14 +380,29 @@ impl Ctx<'_> {
             _ => {}
         }
         let baselines = self.baseline_uses(&reader);
-        Some(Environment { name: name?, span: self.span(node.span()), account: account?, tier: tier?, expires, baselines })
+        Some(Environment {
+            name: name?,
+            span: self.span(node.span()),
+            account: account?,
+            tier: tier?,
+            expires,
+            baselines,
+        })
     }
 
     fn baseline_uses(&mut self, reader: &Reader<'_>) -> Vec<BaselineUse> {
         let mut uses: Vec<BaselineUse> = Vec::new();
         for child in self.all(reader, "baseline") {
-            let r = self.open(child, &Shape { any_props: true, ..Shape::ONE_ARG });
-            let Some(name) = self.node_name(&r, "baseline name") else { continue };
+            let r = self.open(
+                child,
+                &Shape {
+                    any_props: true,
+                    ..Shape::ONE_ARG
+                },
+            );
+            let Some(name) = self.node_name(&r, "baseline name") else {
+                continue;
+            };
             let mut params = Vec::new();
             for (key, entry) in &r.props {
                 let span = self.value_span(entry);
@@ -251,7 +411,11 @@ impl Ctx<'_> {
                     KdlValue::Integer(i) => match i64::try_from(*i) {
                         Ok(i) => ParamValue::Integer(i),
                         Err(_) => {
-                            self.out_of_range(span, &format!("parameter `{key}`"), "a 64-bit integer");
+                            self.out_of_range(
+                                span,
+                                &format!("parameter `{key}`"),
+                                "a 64-bit integer",
+                            );
                             continue;
                         }
                     },
@@ -259,26 +423,39 @@ impl Ctx<'_> {
                     KdlValue::Bool(b) => ParamValue::Boolean(*b),
                     KdlValue::Float(_) | KdlValue::Null => {
                         self.report(
-                            Diagnostic::new(Code::WrongType, format!("parameter `{key}` has no usable value"))
-                                .primary(span, "#null or not finite")
-                                .help("give a string, a finite number or #true/#false"),
+                            Diagnostic::new(
+                                Code::WrongType,
+                                format!("parameter `{key}` has no usable value"),
+                            )
+                            .primary(span, "#null or not finite")
+                            .help("give a string, a finite number or #true/#false"),
                         );
                         continue;
                     }
                 };
                 let key_span = entry.name().map_or(span, |n| self.span(n.span()));
-                params.push((Spanned::new((*key).to_owned(), key_span), Spanned::new(value, span)));
+                params.push((
+                    Spanned::new((*key).to_owned(), key_span),
+                    Spanned::new(value, span),
+                ));
             }
             if let Some(first) = uses.iter().find(|u| u.name.value == name.value) {
                 self.report(
-                    Diagnostic::new(Code::DuplicateNode, format!("baseline `{}` is applied twice", name.value))
-                        .primary(name.span, "second use")
-                        .secondary(first.name.span, "first use")
-                        .help("apply each baseline once; merge the parameters into one line"),
+                    Diagnostic::new(
+                        Code::DuplicateNode,
+                        format!("baseline `{}` is applied twice", name.value),
+                    )
+                    .primary(name.span, "second use")
+                    .secondary(first.name.span, "first use")
+                    .help("apply each baseline once; merge the parameters into one line"),
                 );
                 continue;
             }
-            uses.push(BaselineUse { name, span: self.span(child.span()), params });
+            uses.push(BaselineUse {
+                name,
+                span: self.span(child.span()),
+                params,
+            });
         }
         uses
     }
@@ -286,7 +463,10 @@ impl Ctx<'_> {
 
 /// Why AWS would refuse a tag, or `None`.
 pub fn tag_problem(key: &str, value: &str) -> Option<&'static str> {
-    let allowed = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c));
+    let allowed = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))
+    };
     if key.is_empty() || key.chars().count() > 128 {
         Some("key must be 1 to 128 characters")
     } else if value.chars().count() > 256 {

@@ -36,9 +36,19 @@ pub struct Shape<'a> {
 
 impl Shape<'static> {
     /// No arguments, properties or children.
-    pub const NONE: Shape<'static> = Shape { min_args: 0, max_args: 0, props: &[], children: &[], any_props: false };
+    pub const NONE: Shape<'static> = Shape {
+        min_args: 0,
+        max_args: 0,
+        props: &[],
+        children: &[],
+        any_props: false,
+    };
     /// Exactly one argument and nothing else.
-    pub const ONE_ARG: Shape<'static> = Shape { min_args: 1, max_args: 1, ..Shape::NONE };
+    pub const ONE_ARG: Shape<'static> = Shape {
+        min_args: 1,
+        max_args: 1,
+        ..Shape::NONE
+    };
 }
 
 /// A node split into arguments and properties.
@@ -68,8 +78,13 @@ impl Ctx<'_> {
     pub fn value_span(&self, entry: &KdlEntry) -> Span {
         let whole = self.span(entry.span());
         match entry.format() {
-            Some(format) if !format.value_repr.is_empty() && format.value_repr.len() <= whole.len() => {
-                Span { start: whole.end - format.value_repr.len() as u32, ..whole }
+            Some(format)
+                if !format.value_repr.is_empty() && format.value_repr.len() <= whole.len() =>
+            {
+                Span {
+                    start: whole.end - format.value_repr.len() as u32,
+                    ..whole
+                }
             }
             _ => whole,
         }
@@ -90,7 +105,12 @@ impl Ctx<'_> {
                     .help("remove the `(...)` before the node name"),
             );
         }
-        let mut reader = Reader { node, args: Vec::new(), props: BTreeMap::new(), children: Vec::new() };
+        let mut reader = Reader {
+            node,
+            args: Vec::new(),
+            props: BTreeMap::new(),
+            children: Vec::new(),
+        };
         for entry in node.entries() {
             if let Some(ty) = entry.ty() {
                 self.report(
@@ -108,9 +128,12 @@ impl Ctx<'_> {
                             n => format!("`{what}` takes at most {n} arguments"),
                         };
                         self.report(
-                            Diagnostic::new(Code::UnexpectedArgument, format!("too many arguments for `{what}`"))
-                                .primary(self.span(entry.span()), "unexpected argument")
-                                .help(help),
+                            Diagnostic::new(
+                                Code::UnexpectedArgument,
+                                format!("too many arguments for `{what}`"),
+                            )
+                            .primary(self.span(entry.span()), "unexpected argument")
+                            .help(help),
                         );
                     } else {
                         reader.args.push(entry);
@@ -125,16 +148,22 @@ impl Ctx<'_> {
                             suggest(key_text, shape.props)
                         };
                         self.report(
-                            Diagnostic::new(Code::UnknownProperty, format!("unknown property `{key_text}` on `{what}`"))
-                                .primary(self.span(key.span()), "unknown property")
-                                .help(help),
+                            Diagnostic::new(
+                                Code::UnknownProperty,
+                                format!("unknown property `{key_text}` on `{what}`"),
+                            )
+                            .primary(self.span(key.span()), "unknown property")
+                            .help(help),
                         );
                     } else if let Some(first) = reader.props.get(key_text) {
                         self.report(
-                            Diagnostic::new(Code::DuplicateProperty, format!("property `{key_text}` is given twice"))
-                                .primary(self.span(entry.span()), "second value")
-                                .secondary(self.span(first.span()), "first value")
-                                .help("give each property once; KDL would silently keep the last one"),
+                            Diagnostic::new(
+                                Code::DuplicateProperty,
+                                format!("property `{key_text}` is given twice"),
+                            )
+                            .primary(self.span(entry.span()), "second value")
+                            .secondary(self.span(first.span()), "first value")
+                            .help("give each property once; KDL would silently keep the last one"),
                         );
                     } else {
                         reader.props.insert(key_text, entry);
@@ -145,16 +174,22 @@ impl Ctx<'_> {
         if reader.args.len() < shape.min_args {
             let missing = shape.min_args - reader.args.len();
             self.report(
-                Diagnostic::new(Code::MissingArgument, format!("`{what}` needs {} more argument(s)", missing))
-                    .primary(self.name_span(node), format!("`{what}` is incomplete")),
+                Diagnostic::new(
+                    Code::MissingArgument,
+                    format!("`{what}` needs {} more argument(s)", missing),
+                )
+                .primary(self.name_span(node), format!("`{what}` is incomplete")),
             );
         }
         if let Some(children) = node.children() {
             if shape.children.is_empty() {
                 self.report(
-                    Diagnostic::new(Code::UnknownNode, format!("`{what}` takes no children block"))
-                        .primary(self.span(children.span()), "unexpected block")
-                        .help("remove the `{ ... }` block"),
+                    Diagnostic::new(
+                        Code::UnknownNode,
+                        format!("`{what}` takes no children block"),
+                    )
+                    .primary(self.span(children.span()), "unexpected block")
+                    .help("remove the `{ ... }` block"),
                 );
             } else {
                 for child in children.nodes() {
@@ -163,9 +198,12 @@ impl Ctx<'_> {
                         reader.children.push(child);
                     } else {
                         self.report(
-                            Diagnostic::new(Code::UnknownNode, format!("unknown node `{name}` inside `{what}`"))
-                                .primary(self.name_span(child), "unknown node")
-                                .help(suggest(name, shape.children)),
+                            Diagnostic::new(
+                                Code::UnknownNode,
+                                format!("unknown node `{name}` inside `{what}`"),
+                            )
+                            .primary(self.name_span(child), "unknown node")
+                            .help(suggest(name, shape.children)),
                         );
                     }
                 }
@@ -189,7 +227,11 @@ impl Ctx<'_> {
 
     /// The only child called `name`; reports `duplicate-node` for the second and later ones.
     pub fn single<'a>(&mut self, reader: &Reader<'a>, name: &str) -> Option<&'a KdlNode> {
-        let mut found = reader.children.iter().copied().filter(|c| c.name().value() == name);
+        let mut found = reader
+            .children
+            .iter()
+            .copied()
+            .filter(|c| c.name().value() == name);
         let first = found.next();
         for extra in found {
             if let Some(first) = first {
@@ -206,7 +248,12 @@ impl Ctx<'_> {
 
     /// Every child called `name`.
     pub fn all<'a>(&self, reader: &Reader<'a>, name: &str) -> Vec<&'a KdlNode> {
-        reader.children.iter().copied().filter(|c| c.name().value() == name).collect()
+        reader
+            .children
+            .iter()
+            .copied()
+            .filter(|c| c.name().value() == name)
+            .collect()
     }
 
     /// A string value.
@@ -237,7 +284,13 @@ impl Ctx<'_> {
     }
 
     /// A whole number within `min..=max`.
-    pub fn integer(&mut self, entry: &KdlEntry, what: &str, min: i64, max: i64) -> Option<Spanned<i64>> {
+    pub fn integer(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<Spanned<i64>> {
         let span = self.value_span(entry);
         let value = match entry.value() {
             KdlValue::Integer(i) => *i,
@@ -255,7 +308,13 @@ impl Ctx<'_> {
     }
 
     /// A finite number within `min..=max`.
-    pub fn number(&mut self, entry: &KdlEntry, what: &str, min: f64, max: f64) -> Option<Spanned<f64>> {
+    pub fn number(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        min: f64,
+        max: f64,
+    ) -> Option<Spanned<f64>> {
         let span = self.value_span(entry);
         let value = match entry.value() {
             KdlValue::Integer(i) if i.unsigned_abs() < (1u128 << 53) => *i as f64,

@@ -11,8 +11,19 @@ use crate::lower::reader::Ctx;
 use crate::model::{AccountId, Arn, Date, REGIONS, Region, Spanned};
 
 impl Ctx<'_> {
-    fn bad(&mut self, code: Code, value: &Spanned<String>, message: String, label: &str, help: &str) {
-        self.report(Diagnostic::new(code, message).primary(value.span, label.to_owned()).help(help.to_owned()));
+    fn bad(
+        &mut self,
+        code: Code,
+        value: &Spanned<String>,
+        message: String,
+        label: &str,
+        help: &str,
+    ) {
+        self.report(
+            Diagnostic::new(code, message)
+                .primary(value.span, label.to_owned())
+                .help(help.to_owned()),
+        );
     }
 
     /// A 12-digit account id.
@@ -21,7 +32,13 @@ impl Ctx<'_> {
             Some(id) => Some(Spanned::new(id, value.span)),
             None => {
                 let message = format!("`{}` is not an AWS account id", value.value);
-                self.bad(Code::BadAccountId, &value, message, "not 12 digits", "an AWS account id is exactly 12 digits, written as a string: \"123456789012\"");
+                self.bad(
+                    Code::BadAccountId,
+                    &value,
+                    message,
+                    "not 12 digits",
+                    "an AWS account id is exactly 12 digits, written as a string: \"123456789012\"",
+                );
                 None
             }
         }
@@ -33,10 +50,13 @@ impl Ctx<'_> {
             Some(region) => Some(Spanned::new(region, value.span)),
             None => {
                 let message = format!("`{}` is not an AWS region", value.value);
-                let help = match crate::diagnostics::did_you_mean(&value.value, REGIONS.iter().copied()) {
-                    Some(best) => format!("did you mean `{best}`? regions are written like `eu-west-1`"),
-                    None => "regions are written like `eu-west-1`".to_owned(),
-                };
+                let help =
+                    match crate::diagnostics::did_you_mean(&value.value, REGIONS.iter().copied()) {
+                        Some(best) => {
+                            format!("did you mean `{best}`? regions are written like `eu-west-1`")
+                        }
+                        None => "regions are written like `eu-west-1`".to_owned(),
+                    };
                 self.bad(Code::BadRegion, &value, message, "unknown region", &help);
                 None
             }
@@ -47,17 +67,32 @@ impl Ctx<'_> {
     pub fn https_url(&mut self, value: Spanned<String>, what: &str) -> Option<Spanned<String>> {
         let problem = match url::Url::parse(&value.value) {
             Err(e) => Some(format!("not a URL: {e}")),
-            Ok(u) if u.scheme() != "https" => Some(format!("scheme `{}`; only https is allowed", u.scheme())),
+            Ok(u) if u.scheme() != "https" => {
+                Some(format!("scheme `{}`; only https is allowed", u.scheme()))
+            }
             Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("no host".to_owned()),
-            Ok(u) if !u.username().is_empty() || u.password().is_some() => Some("credentials in the URL".to_owned()),
-            Ok(u) if u.query().is_some() || u.fragment().is_some() => Some("a query or fragment".to_owned()),
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                Some("credentials in the URL".to_owned())
+            }
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+                Some("a query or fragment".to_owned())
+            }
             Ok(_) => None,
         };
         match problem {
-            None => Some(Spanned::new(value.value.trim_end_matches('/').to_owned(), value.span)),
+            None => Some(Spanned::new(
+                value.value.trim_end_matches('/').to_owned(),
+                value.span,
+            )),
             Some(problem) => {
                 let message = format!("{what} `{}` is not a valid https URL", value.value);
-                self.bad(Code::BadUrl, &value, message, &problem, "write an https URL such as \"https://auth.example.com\"");
+                self.bad(
+                    Code::BadUrl,
+                    &value,
+                    message,
+                    &problem,
+                    "write an https URL such as \"https://auth.example.com\"",
+                );
                 None
             }
         }
@@ -69,12 +104,23 @@ impl Ctx<'_> {
             return Some(value);
         }
         let message = format!("{what} `{}` is not an S3 URI", value.value);
-        self.bad(Code::BadS3Uri, &value, message, "not s3://bucket/key", "write an S3 object URI such as \"s3://my-bucket/path/file.pem\"");
+        self.bad(
+            Code::BadS3Uri,
+            &value,
+            message,
+            "not s3://bucket/key",
+            "write an S3 object URI such as \"s3://my-bucket/path/file.pem\"",
+        );
         None
     }
 
     /// An ARN of `service` (`lambda`, `acm`) whose resource starts with `resource_prefix`.
-    pub fn arn(&mut self, value: Spanned<String>, service: &str, resource_prefix: &str) -> Option<Spanned<Arn>> {
+    pub fn arn(
+        &mut self,
+        value: Spanned<String>,
+        service: &str,
+        resource_prefix: &str,
+    ) -> Option<Spanned<Arn>> {
         let parts: Vec<&str> = value.value.splitn(6, ':').collect();
         let parsed = match parts.as_slice() {
             ["arn", "aws", s, region, account, resource]
@@ -98,7 +144,9 @@ impl Ctx<'_> {
             Some(arn) => Some(Spanned::new(arn, value.span)),
             None => {
                 let message = format!("`{}` is not a {service} ARN", value.value);
-                let help = format!("expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<id>");
+                let help = format!(
+                    "expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<id>"
+                );
                 self.bad(Code::BadArn, &value, message, "malformed ARN", &help);
                 None
             }
@@ -111,7 +159,13 @@ impl Ctx<'_> {
             return Some(value);
         }
         let message = format!("`{}` is not a domain name", value.value);
-        self.bad(Code::BadDomain, &value, message, "not a domain", "write a lower-case fully qualified name such as \"api.example.com\"");
+        self.bad(
+            Code::BadDomain,
+            &value,
+            message,
+            "not a domain",
+            "write a lower-case fully qualified name such as \"api.example.com\"",
+        );
         None
     }
 
@@ -121,7 +175,9 @@ impl Ctx<'_> {
             Some((local, domain)) => {
                 !local.is_empty()
                     && local.len() <= 64
-                    && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+                    && local
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
                     && valid_domain(&domain.to_ascii_lowercase())
             }
             None => false,
@@ -130,7 +186,13 @@ impl Ctx<'_> {
             return Some(value);
         }
         let message = format!("`{}` is not an email address", value.value);
-        self.bad(Code::BadEmail, &value, message, "not an email address", "write an address such as \"aws+acme-dev@example.com\"");
+        self.bad(
+            Code::BadEmail,
+            &value,
+            message,
+            "not an email address",
+            "write an address such as \"aws+acme-dev@example.com\"",
+        );
         None
     }
 
@@ -144,7 +206,11 @@ impl Ctx<'_> {
             }
             Ok(net) if net.trunc() != net => {
                 let message = format!("`{}` has host bits set", value.value);
-                let help = format!("the range starts at {}; write \"{}\"", net.network(), net.trunc());
+                let help = format!(
+                    "the range starts at {}; write \"{}\"",
+                    net.network(),
+                    net.trunc()
+                );
                 self.bad(Code::CidrHostBits, &value, message, "host bits set", &help);
                 None
             }
@@ -158,7 +224,13 @@ impl Ctx<'_> {
             Ok(v) => Some(Spanned::new(v, value.span)),
             Err(e) => {
                 let message = format!("`{}` is not a semantic version", value.value);
-                self.bad(Code::BadVersion, &value, message, &e.to_string(), "write MAJOR.MINOR.PATCH, such as \"1.8.0\"");
+                self.bad(
+                    Code::BadVersion,
+                    &value,
+                    message,
+                    &e.to_string(),
+                    "write MAJOR.MINOR.PATCH, such as \"1.8.0\"",
+                );
                 None
             }
         }
@@ -170,21 +242,35 @@ impl Ctx<'_> {
             Some(d) => Some(Spanned::new(d, value.span)),
             None => {
                 let message = format!("`{}` is not a date", value.value);
-                self.bad(Code::BadDate, &value, message, "not a real YYYY-MM-DD date", "write a date as \"2027-12-31\"");
+                self.bad(
+                    Code::BadDate,
+                    &value,
+                    message,
+                    "not a real YYYY-MM-DD date",
+                    "write a date as \"2027-12-31\"",
+                );
                 None
             }
         }
     }
 
     /// One of `allowed`; reports `unknown-value` with a suggestion otherwise.
-    pub fn one_of(&mut self, value: Spanned<String>, what: &str, allowed: &[&str]) -> Option<Spanned<String>> {
+    pub fn one_of(
+        &mut self,
+        value: Spanned<String>,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Spanned<String>> {
         if allowed.contains(&value.value.as_str()) {
             return Some(value);
         }
         self.report(
-            Diagnostic::new(Code::UnknownValue, format!("`{}` is not a valid {what}", value.value))
-                .primary(value.span, format!("unknown {what}"))
-                .help(suggest(&value.value, allowed)),
+            Diagnostic::new(
+                Code::UnknownValue,
+                format!("`{}` is not a valid {what}", value.value),
+            )
+            .primary(value.span, format!("unknown {what}"))
+            .help(suggest(&value.value, allowed)),
         );
         None
     }
@@ -192,10 +278,16 @@ impl Ctx<'_> {
 
 /// Whether `text` is `s3://bucket/key` with a valid bucket name and a non-empty key.
 pub fn valid_s3_uri(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix("s3://") else { return false };
-    let Some((bucket, key)) = rest.split_once('/') else { return false };
+    let Some(rest) = text.strip_prefix("s3://") else {
+        return false;
+    };
+    let Some((bucket, key)) = rest.split_once('/') else {
+        return false;
+    };
     let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
         && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
     bucket_ok && !key.is_empty() && !key.ends_with('/') && key.chars().all(|c| !c.is_control())
@@ -208,11 +300,14 @@ pub fn valid_domain(text: &str) -> bool {
         && labels.len() >= 2
         && labels.iter().all(|l| {
             (1..=63).contains(&l.len())
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
-        && labels.last().is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_lowercase()))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -221,7 +316,9 @@ mod tests {
 
     #[test]
     fn s3_uris() {
-        assert!(valid_s3_uri("s3://acme-truststores/accounts/truststore.pem"));
+        assert!(valid_s3_uri(
+            "s3://acme-truststores/accounts/truststore.pem"
+        ));
         assert!(!valid_s3_uri("s3://acme-truststores/"));
         assert!(!valid_s3_uri("s3://Acme/x"));
         assert!(!valid_s3_uri("https://acme/x"));

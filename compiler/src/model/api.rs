@@ -120,8 +120,6 @@ pub enum Segment {
     Literal(String),
     /// `{name}`.
     Param(String),
-    /// `{name+}` (last segment only).
-    Greedy(String),
 }
 
 /// A route.
@@ -147,7 +145,9 @@ impl Route {
             text.split(['-', '.', '_', ':'])
                 .map(|part| {
                     let mut chars = part.chars();
-                    chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                    chars.next().map_or(String::new(), |c| {
+                        c.to_ascii_uppercase().to_string() + chars.as_str()
+                    })
                 })
                 .collect()
         };
@@ -155,7 +155,7 @@ impl Route {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(l) => id.push_str(&pascal(l)),
-                Segment::Param(p) | Segment::Greedy(p) => {
+                Segment::Param(p) => {
                     id.push_str("By");
                     id.push_str(&pascal(p));
                 }
@@ -170,7 +170,7 @@ impl Route {
     /// Names of the path parameters, in order.
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
-            Segment::Param(p) | Segment::Greedy(p) => Some(p.as_str()),
+            Segment::Param(p) => Some(p.as_str()),
             Segment::Literal(_) => None,
         })
     }

@@ -9,17 +9,47 @@ pub struct AccountId(pub String);
 impl AccountId {
     /// Accepts exactly 12 ASCII digits.
     pub fn parse(text: &str) -> Option<AccountId> {
-        (text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())).then(|| AccountId(text.to_owned()))
+        (text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| AccountId(text.to_owned()))
     }
 }
 
 /// AWS regions of the `aws` partition that idpc knows.
 pub const REGIONS: &[&str] = &[
-    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
-    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
-    "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1",
-    "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
-    "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
 ];
 
 /// A known AWS region.
@@ -69,7 +99,9 @@ impl Date {
         }
         let number = |range: std::ops::Range<usize>| -> Option<u16> {
             let part = text.get(range)?;
-            part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| part.parse().ok())?
         };
         let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -83,7 +115,11 @@ impl Date {
         if !(1970..=9999).contains(&year) || day == 0 || day > days {
             return None;
         }
-        Some(Date { year, month: month as u8, day: day as u8 })
+        Some(Date {
+            year,
+            month: month as u8,
+            day: day as u8,
+        })
     }
 
     /// The UTC date of a count of days since 1970-01-01 (Howard Hinnant's civil_from_days).
@@ -97,7 +133,11 @@ impl Date {
         let day = doy - (153 * mp + 2) / 5 + 1;
         let month = if mp < 10 { mp + 3 } else { mp - 9 };
         let year = yoe + era * 400 + i64::from(month <= 2);
-        Date { year: year.clamp(0, 9999) as u16, month: month as u8, day: day as u8 }
+        Date {
+            year: year.clamp(0, 9999) as u16,
+            month: month as u8,
+            day: day as u8,
+        }
     }
 }
 
@@ -124,7 +164,13 @@ pub enum Tier {
 
 impl Tier {
     /// Every tier's spelling.
-    pub const NAMES: &'static [&'static str] = &["production", "acceptance", "test", "development", "ephemeral"];
+    pub const NAMES: &'static [&'static str] = &[
+        "production",
+        "acceptance",
+        "test",
+        "development",
+        "ephemeral",
+    ];
 
     /// Parses a tier's spelling.
     pub fn parse(text: &str) -> Option<Tier> {
@@ -171,7 +217,8 @@ pub enum Method {
 
 impl Method {
     /// Every method's spelling.
-    pub const NAMES: &'static [&'static str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    pub const NAMES: &'static [&'static str] =
+        &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
     /// Parses an upper-case method.
     pub fn parse(text: &str) -> Option<Method> {
@@ -224,7 +271,10 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: Option<&str>) {
-        assert_eq!(Date::parse(text).map(|d| d.to_string()), expected.map(str::to_owned));
+        assert_eq!(
+            Date::parse(text).map(|d| d.to_string()),
+            expected.map(str::to_owned)
+        );
     }
 
     #[test]
@@ -242,7 +292,13 @@ mod tests {
     #[test]
     fn days_since_epoch() {
         assert_eq!(Date::from_days_since_epoch(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_days_since_epoch(20_785).to_string(), "2026-11-28");
-        assert_eq!(Date::from_days_since_epoch(11_016).to_string(), "2000-02-29");
+        assert_eq!(
+            Date::from_days_since_epoch(20_785).to_string(),
+            "2026-11-28"
+        );
+        assert_eq!(
+            Date::from_days_since_epoch(11_016).to_string(),
+            "2000-02-29"
+        );
     }
 }

@@ -68,14 +68,20 @@ impl Resolved {
     /// The platform (resolution fails without one).
     pub fn platform(&self) -> &Platform {
         // `resolve` returns `None` when the platform is missing, so this always holds.
-        self.estate.platform.as_ref().unwrap_or_else(|| unreachable!("resolved estate without platform"))
+        self.estate
+            .platform
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("resolved estate without platform"))
     }
 
     /// The region of an account: its own, else its tenant's, else the platform's.
     pub fn account_region(&self, account: usize) -> &Region {
         let a = &self.estate.accounts[account];
         let tenant = &self.estate.tenants[self.account_tenant[account]];
-        a.region.as_ref().or(tenant.region.as_ref()).map_or(&self.platform().region.value, |r| &r.value)
+        a.region
+            .as_ref()
+            .or(tenant.region.as_ref())
+            .map_or(&self.platform().region.value, |r| &r.value)
     }
 
     /// The region of an environment (its account's).
@@ -97,13 +103,44 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
 
     for tenant in &estate.tenants {
         if let Some(profile) = &tenant.compliance {
-            lookup(&profiles, &estate.broken, profile, Code::UnknownProfile, "compliance profile", sink);
+            lookup(
+                &profiles,
+                &estate.broken,
+                profile,
+                Code::UnknownProfile,
+                "compliance profile",
+                sink,
+            );
         }
     }
-    let account_tenant: Vec<Option<usize>> =
-        estate.accounts.iter().map(|a| lookup(&tenants, &estate.broken, &a.tenant, Code::UnknownTenant, "tenant", sink)).collect();
-    let env_account: Vec<Option<usize>> =
-        estate.environments.iter().map(|e| lookup(&accounts, &estate.broken, &e.account, Code::UnknownAccount, "account", sink)).collect();
+    let account_tenant: Vec<Option<usize>> = estate
+        .accounts
+        .iter()
+        .map(|a| {
+            lookup(
+                &tenants,
+                &estate.broken,
+                &a.tenant,
+                Code::UnknownTenant,
+                "tenant",
+                sink,
+            )
+        })
+        .collect();
+    let env_account: Vec<Option<usize>> = estate
+        .environments
+        .iter()
+        .map(|e| {
+            lookup(
+                &accounts,
+                &estate.broken,
+                &e.account,
+                Code::UnknownAccount,
+                "account",
+                sink,
+            )
+        })
+        .collect();
     let env_active: Vec<bool> = estate
         .environments
         .iter()
@@ -124,7 +161,14 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
     let mut deployed: BTreeMap<(usize, usize), Span> = BTreeMap::new();
     for (a, api) in estate.apis.iter().enumerate() {
         for target in &api.deploy {
-            if let Some(e) = lookup(&envs, &estate.broken, target, Code::UnknownEnvironment, "environment", sink) {
+            if let Some(e) = lookup(
+                &envs,
+                &estate.broken,
+                target,
+                Code::UnknownEnvironment,
+                "environment",
+                sink,
+            ) {
                 deployed.insert((a, e), target.span);
                 if env_active[e] {
                     stages.push(Stage { api: a, env: e });
@@ -140,43 +184,85 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         }
     }
     stages.sort_by(|x, y| {
-        let key = |s: &Stage| (&estate.apis[s.api].name.value, &estate.environments[s.env].name.value);
+        let key = |s: &Stage| {
+            (
+                &estate.apis[s.api].name.value,
+                &estate.environments[s.env].name.value,
+            )
+        };
         key(x).cmp(&key(y))
     });
 
     let mut uses = Vec::new();
-    let stage_index: BTreeMap<(usize, usize), usize> = stages.iter().enumerate().map(|(i, s)| ((s.api, s.env), i)).collect();
+    let stage_index: BTreeMap<(usize, usize), usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.api, s.env), i))
+        .collect();
     for (a, api) in estate.apis.iter().enumerate() {
         for used in &api.uses {
-            let Some(b) = lookup(&apis, &estate.broken, used, Code::UnknownApi, "API", sink) else { continue };
+            let Some(b) = lookup(&apis, &estate.broken, used, Code::UnknownApi, "API", sink) else {
+                continue;
+            };
             for target in &api.deploy {
-                let Some(&e) = envs.get(&target.value) else { continue };
+                let Some(&e) = envs.get(&target.value) else {
+                    continue;
+                };
                 if !deployed.contains_key(&(b, e)) {
                     sink.push(
                         Diagnostic::new(
                             Code::UsesNotDeployed,
-                            format!("`{}` uses `{}`, which is not deployed to `{}`", api.name.value, used.value, target.value),
+                            format!(
+                                "`{}` uses `{}`, which is not deployed to `{}`",
+                                api.name.value, used.value, target.value
+                            ),
                         )
                         .primary(used.span, format!("not deployed to `{}`", target.value))
-                        .secondary(target.span, format!("`{}` is deployed here", api.name.value))
-                        .help(format!("add `{}` to the `deploy` list of `{}`, or remove it from this one", target.value, used.value)),
+                        .secondary(
+                            target.span,
+                            format!("`{}` is deployed here", api.name.value),
+                        )
+                        .help(format!(
+                            "add `{}` to the `deploy` list of `{}`, or remove it from this one",
+                            target.value, used.value
+                        )),
                     );
                     continue;
                 }
-                if let (Some(&from), Some(&to)) = (stage_index.get(&(a, e)), stage_index.get(&(b, e))) {
-                    uses.push(UsesEdge { from, to, span: used.span });
+                if let (Some(&from), Some(&to)) =
+                    (stage_index.get(&(a, e)), stage_index.get(&(b, e)))
+                {
+                    uses.push(UsesEdge {
+                        from,
+                        to,
+                        span: used.span,
+                    });
                 }
             }
         }
     }
 
-    let account_tenant: Vec<usize> = account_tenant.into_iter().map(|t| t.unwrap_or(usize::MAX)).collect();
-    let env_account: Vec<usize> = env_account.into_iter().map(|a| a.unwrap_or(usize::MAX)).collect();
+    let account_tenant: Vec<usize> = account_tenant
+        .into_iter()
+        .map(|t| t.unwrap_or(usize::MAX))
+        .collect();
+    let env_account: Vec<usize> = env_account
+        .into_iter()
+        .map(|a| a.unwrap_or(usize::MAX))
+        .collect();
     let instances = baselines::instantiate(&estate, &env_account, sink);
     if sink.error_count() > errors_before {
         return None;
     }
-    let resolved = Resolved { estate, account_tenant, env_account, env_active, stages, uses, instances };
+    let resolved = Resolved {
+        estate,
+        account_tenant,
+        env_account,
+        env_active,
+        stages,
+        uses,
+        instances,
+    };
     check_stages(&resolved, sink);
     (sink.error_count() == errors_before).then_some(resolved)
 }
@@ -193,14 +279,26 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
             arns.push((arn, api.backend.span, "Lambda function"));
         }
         if let Some(domain) = &api.domain {
-            arns.push((&domain.certificate.value, domain.certificate.span, "certificate"));
+            arns.push((
+                &domain.certificate.value,
+                domain.certificate.span,
+                "certificate",
+            ));
         }
         for (arn, span, what) in arns {
             if &arn.region != region {
                 sink.push(
-                    Diagnostic::new(Code::RegionMismatch, format!("the {what} is in {}, but `{}` deploys to {region}", arn.region, env.name.value))
-                        .primary(span, format!("{what} in {}", arn.region))
-                        .help(format!("API Gateway needs the {what} in the stage's own region ({region})")),
+                    Diagnostic::new(
+                        Code::RegionMismatch,
+                        format!(
+                            "the {what} is in {}, but `{}` deploys to {region}",
+                            arn.region, env.name.value
+                        ),
+                    )
+                    .primary(span, format!("{what} in {}", arn.region))
+                    .help(format!(
+                        "API Gateway needs the {what} in the stage's own region ({region})"
+                    )),
                 );
             }
         }
@@ -226,7 +324,11 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
 }
 
 fn index<T>(items: &[T], name: impl Fn(&T) -> &Spanned<Name>) -> BTreeMap<Name, usize> {
-    items.iter().enumerate().map(|(i, item)| (name(item).value.clone(), i)).collect()
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (name(item).value.clone(), i))
+        .collect()
 }
 
 /// Names that failed to lower: references to them are not reported again.
@@ -252,7 +354,13 @@ fn lookup(
         None if names.is_empty() => format!("the estate declares no {kind}"),
         None => format!(
             "known: {}",
-            names.keys().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ") + if names.len() > 8 { ", ..." } else { "" }
+            names
+                .keys()
+                .take(8)
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if names.len() > 8 { ", ..." } else { "" }
         ),
     };
     sink.push(

@@ -6,8 +6,20 @@
 
 use std::collections::BTreeMap;
 
-use crate::graph::StackKind;
 use crate::resolve::{Resolved, Stage};
+
+/// What a stack deploys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StackKind {
+    /// The organisation stack (requested accounts), in the management account.
+    Organisation,
+    /// An account's baselines.
+    Account(usize),
+    /// An environment's baselines.
+    Environment(usize),
+    /// One API stage (index into `Resolved::stages`).
+    Stage(usize),
+}
 
 /// The CloudFormation stack name of a stack (at most 9 + 40 + 2 + 40 characters).
 pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
@@ -18,7 +30,10 @@ pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
         StackKind::Environment(e) => format!("idpc-env-{}", estate.environments[e].name.value),
         StackKind::Stage(s) => {
             let stage = &resolved.stages[s];
-            format!("idpc-api-{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+            format!(
+                "idpc-api-{}--{}",
+                estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
+            )
         }
     }
 }
@@ -26,26 +41,42 @@ pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
 /// The API Gateway REST API name of a stage: also the `apiname` tag Datadog selects on.
 pub fn rest_api_name(resolved: &Resolved, stage: &Stage) -> String {
     let estate = &resolved.estate;
-    format!("{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+    format!(
+        "{}--{}",
+        estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
+    )
 }
 
 /// The API Gateway stage name of a stage: also the `stage` tag Datadog selects on.
 pub fn stage_name(resolved: &Resolved, stage: &Stage) -> String {
-    resolved.estate.environments[stage.env].name.value.to_string()
+    resolved.estate.environments[stage.env]
+        .name
+        .value
+        .to_string()
 }
 
 /// The path under OUT of a stage's OpenAPI document.
 pub fn openapi_path(resolved: &Resolved, stage: &Stage) -> String {
     let estate = &resolved.estate;
-    format!("apis/{}/{}/openapi.json", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+    format!(
+        "apis/{}/{}/openapi.json",
+        estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
+    )
 }
 
 /// Stack tags: the platform's tags, then idpc's own `idpc:*` tags for the stack's scope.
 pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, String> {
     let estate = &resolved.estate;
-    let mut tags: BTreeMap<String, String> =
-        resolved.platform().tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
-    tags.insert("idpc:platform".into(), resolved.platform().name.value.to_string());
+    let mut tags: BTreeMap<String, String> = resolved
+        .platform()
+        .tags
+        .iter()
+        .map(|(k, v)| (k.value.clone(), v.value.clone()))
+        .collect();
+    tags.insert(
+        "idpc:platform".into(),
+        resolved.platform().name.value.to_string(),
+    );
     let account = match kind {
         StackKind::Organisation => None,
         StackKind::Account(a) => Some(a),
@@ -55,7 +86,10 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
     if let Some(a) = account {
         let tenant = &estate.tenants[resolved.account_tenant[a]];
         tags.insert("idpc:tenant".into(), tenant.name.value.to_string());
-        tags.insert("idpc:account".into(), estate.accounts[a].name.value.to_string());
+        tags.insert(
+            "idpc:account".into(),
+            estate.accounts[a].name.value.to_string(),
+        );
         if let Some(cost_center) = &tenant.cost_center {
             tags.insert("idpc:cost-center".into(), cost_center.value.clone());
         }

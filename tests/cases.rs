@@ -1,0 +1,146 @@
+//! Walks `tests/cases/{ok,err}/<case>/` and makes each case its own test.
+//!
+//! An ok case must compile without errors; its diagnostics (warnings), manifest and every
+//! artifact are snapshotted. An err case is named `<code>` or `<code>--<variant>`: it must
+//! produce that code and no output; `case.kdl` lists `expect "<code>" at="<file>:<line>:<col>"`
+//! for the primary location of each expected diagnostic, asserted as data, and may pin
+//! `today "YYYY-MM-DD"`. Snapshots go to `snapshots/cases/<case>/`.
+
+use std::path::{Path, PathBuf};
+
+use idpc::diagnostics::{Code, Severity};
+use idpc_tests::{TODAY, compile_files, load, locations, render_diagnostics, repo_root};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+struct Settings {
+    today: String,
+    expect: Vec<(String, String)>,
+}
+
+fn settings(dir: &Path) -> Settings {
+    let mut settings = Settings {
+        today: TODAY.to_owned(),
+        expect: Vec::new(),
+    };
+    let Ok(text) = std::fs::read_to_string(dir.join("case.kdl")) else {
+        return settings;
+    };
+    let doc: kdl::KdlDocument = text
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: bad case.kdl: {e:?}", dir.display()));
+    for node in doc.nodes() {
+        let arg = node
+            .entries()
+            .iter()
+            .find(|e| e.name().is_none())
+            .and_then(|e| e.value().as_string());
+        match (node.name().value(), arg) {
+            ("today", Some(date)) => settings.today = date.to_owned(),
+            ("expect", Some(code)) => {
+                let at = node
+                    .get("at")
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_else(|| panic!("expect without at= in {}", dir.display()));
+                settings.expect.push((code.to_owned(), at.to_owned()));
+            }
+            (other, _) => panic!("{}: unknown case setting `{other}`", dir.display()),
+        }
+    }
+    settings
+}
+
+fn snapshot(case: &str, name: &str, contents: &str) {
+    let mut insta = insta::Settings::clone_current();
+    insta.set_snapshot_path(repo_root().join("snapshots/cases").join(case));
+    insta.set_prepend_module_to_snapshot(false);
+    insta.set_omit_expression(true);
+    insta.bind(|| insta::assert_snapshot!(name.to_owned(), contents));
+}
+
+fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
+    let settings = settings(dir);
+    let compilation = compile_files(&load(dir), &settings.today);
+    let rendered = render_diagnostics(&compilation);
+    if compilation.has_errors() {
+        return Err(format!("ok case has errors:\n{rendered}").into());
+    }
+    let output = compilation.output.as_ref().ok_or("no output")?;
+    snapshot(name, "diagnostics", &rendered);
+    snapshot(
+        name,
+        "manifest.json",
+        &String::from_utf8_lossy(&output.manifest),
+    );
+    for artifact in &output.artifacts {
+        snapshot(
+            name,
+            &artifact.path.replace('/', "__"),
+            &String::from_utf8_lossy(&artifact.bytes),
+        );
+    }
+    Ok(())
+}
+
+fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
+    let code_name = name.split("--").next().unwrap_or(name);
+    let code =
+        Code::from_name(code_name).ok_or_else(|| format!("err case `{name}` names no code"))?;
+    let settings = settings(dir);
+    let compilation = compile_files(&load(dir), &settings.today);
+    let found = locations(&compilation);
+    let rendered = render_diagnostics(&compilation);
+    if !found.iter().any(|(c, _)| c == code_name) {
+        return Err(format!("expected `{code_name}`, got:\n{rendered}").into());
+    }
+    if settings.expect.is_empty() {
+        return Err(format!("err case `{name}` has no `expect ... at=` in case.kdl").into());
+    }
+    for (expected_code, at) in &settings.expect {
+        if !found.iter().any(|(c, l)| c == expected_code && l == at) {
+            return Err(
+                format!("expected `{expected_code}` at {at}, got {found:?}:\n{rendered}").into(),
+            );
+        }
+    }
+    let is_error = code.severity() == Severity::Error;
+    if is_error && compilation.output.is_some() {
+        return Err("an estate with errors produced output".into());
+    }
+    for diagnostic in &compilation.diagnostics {
+        if diagnostic.labels.is_empty() && diagnostic.code != Code::MissingPlatform {
+            return Err(format!("`{}` has no source label", diagnostic.code).into());
+        }
+    }
+    snapshot(name, "diagnostics", &rendered);
+    Ok(())
+}
+
+fn cases(kind: &str) -> Vec<(String, PathBuf)> {
+    let root = repo_root().join("tests/cases").join(kind);
+    let mut cases: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (name, dir) in cases("ok") {
+        let test = name.clone();
+        trials.push(Trial::test(format!("ok::{name}"), move || {
+            run_ok(&test, &dir)
+        }));
+    }
+    for (name, dir) in cases("err") {
+        let test = name.clone();
+        trials.push(Trial::test(format!("err::{name}"), move || {
+            run_err(&test, &dir)
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

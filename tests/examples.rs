@@ -1,0 +1,177 @@
+//! Every estate under `examples/` compiles with no diagnostic at all; its manifest and every
+//! artifact are snapshotted under `snapshots/examples/<estate>/`; and the output does not
+//! depend on how the estate is split into files, nor on the order of files and nodes.
+
+use std::path::{Path, PathBuf};
+
+use idpc::source::RawFile;
+use idpc_tests::{TODAY, compile_files, load, render_diagnostics, repo_root};
+
+fn examples() -> Vec<(String, PathBuf)> {
+    let root = repo_root().join("examples");
+    let mut estates: Vec<(String, PathBuf)> = std::fs::read_dir(&root)
+        .expect("examples/ exists")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    estates.sort();
+    assert!(!estates.is_empty(), "no example estates");
+    estates
+}
+
+fn output_files(files: &[RawFile]) -> Vec<(String, Vec<u8>)> {
+    let compilation = compile_files(files, TODAY);
+    let output = compilation
+        .output
+        .as_ref()
+        .unwrap_or_else(|| panic!("no output:\n{}", render_diagnostics(&compilation)));
+    output
+        .files()
+        .map(|(p, b)| (p.to_owned(), b.to_vec()))
+        .collect()
+}
+
+/// The estate's top-level nodes, each as its own source text, in file order.
+fn node_texts(files: &[RawFile]) -> Vec<String> {
+    let mut nodes = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| f.path.ends_with(".kdl") && !f.path.starts_with("baselines/"))
+    {
+        let text = String::from_utf8(file.bytes.clone()).expect("utf-8");
+        let doc: kdl::KdlDocument = text.parse().expect("example parses");
+        for node in doc.nodes() {
+            let span = node.span();
+            nodes.push(text[span.offset()..span.offset() + span.len()].to_owned());
+        }
+    }
+    nodes
+}
+
+/// The same estate with its nodes spread over `parts` files, in the order `order` gives.
+fn resplit(files: &[RawFile], order: &[usize], parts: usize) -> Vec<RawFile> {
+    let nodes = node_texts(files);
+    let mut texts = vec![String::new(); parts];
+    for (i, &n) in order.iter().enumerate() {
+        texts[i % parts].push_str(&nodes[n]);
+        texts[i % parts].push_str("\n\n");
+    }
+    let mut out: Vec<RawFile> = texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| RawFile {
+            path: format!("part-{}/f{i}.kdl", parts - i),
+            bytes: t.into_bytes(),
+        })
+        .collect();
+    out.extend(
+        files
+            .iter()
+            .filter(|f| f.path.starts_with("baselines/"))
+            .cloned(),
+    );
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+#[test]
+fn examples_compile_cleanly_and_match_snapshots() {
+    for (name, dir) in examples() {
+        let compilation = compile_files(&load(&dir), TODAY);
+        assert!(
+            compilation.diagnostics.is_empty(),
+            "{name}:\n{}",
+            render_diagnostics(&compilation)
+        );
+        let output = compilation.output.expect("output");
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(repo_root().join("snapshots/examples").join(&name));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.bind(|| {
+            insta::assert_snapshot!("manifest.json", String::from_utf8_lossy(&output.manifest));
+            for artifact in &output.artifacts {
+                insta::assert_snapshot!(
+                    artifact.path.replace('/', "__"),
+                    String::from_utf8_lossy(&artifact.bytes)
+                );
+            }
+        });
+    }
+}
+
+#[test]
+fn output_is_identical_across_runs_splits_and_orders() {
+    for (name, dir) in examples() {
+        let files = load(&dir);
+        let expected = output_files(&files);
+        assert_eq!(output_files(&files), expected, "{name}: second run differs");
+        let count = node_texts(&files).len();
+        let forward: Vec<usize> = (0..count).collect();
+        let reversed: Vec<usize> = (0..count).rev().collect();
+        let interleaved: Vec<usize> = (0..count).step_by(2).chain((1..count).step_by(2)).collect();
+        for (order, parts) in [
+            (&forward, 1),
+            (&reversed, 1),
+            (&reversed, 3),
+            (&interleaved, 2),
+            (&forward, count),
+        ] {
+            assert_eq!(
+                output_files(&resplit(&files, order, parts)),
+                expected,
+                "{name}: {parts} files, order {order:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn reference_estate_plan_has_the_contract_shape() {
+    let compilation = compile_files(&load(&repo_root().join("examples/reference")), TODAY);
+    let plan = compilation.plan.expect("plan");
+    let by_name = |n: &str| {
+        plan.stacks
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap_or_else(|| panic!("no stack {n}"))
+    };
+    assert_eq!(plan.stacks.len(), 10);
+    let wave = |n: &str| by_name(n).wave;
+    for stage in [
+        "accounts--acme-prod",
+        "accounts--acme-test",
+        "accounts--acme-pr-1234",
+        "payments--acme-prod",
+        "payments--acme-test",
+    ] {
+        let stack = format!("idpc-api-{stage}");
+        let env = stage.split("--").nth(1).unwrap();
+        let account = if env == "acme-prod" {
+            "idpc-account-acme-prod"
+        } else {
+            "idpc-account-acme-dev"
+        };
+        assert!(
+            wave(&stack) > wave(account),
+            "{stack} must follow the jwt-authorizer stack {account}"
+        );
+    }
+    for env in ["acme-prod", "acme-test"] {
+        assert!(
+            wave(&format!("idpc-api-payments--{env}")) > wave(&format!("idpc-api-accounts--{env}"))
+        );
+    }
+    assert_eq!(wave("idpc-organisation"), 1);
+    assert!(wave("idpc-account-acme-dev") > wave("idpc-organisation"));
+    let openapi = compilation
+        .output
+        .expect("output")
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == idpc::emit::ArtifactKind::OpenApi)
+        .count();
+    assert_eq!(openapi, 5);
+    assert!(Path::new(&repo_root().join("examples/reference/platform.kdl")).exists());
+}
