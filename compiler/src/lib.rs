@@ -67,12 +67,44 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     let mut sink = Diagnostics::new();
     let mut sources = SourceSet::new();
     let mut documents = Vec::new();
-    let mut total = 0usize;
+    let total: usize = files
+        .iter()
+        .filter(|f| source::classify(&f.path).is_some())
+        .map(|f| f.bytes.len())
+        .sum();
+    if total > source::MAX_ESTATE_BYTES {
+        // Refused before anything is parsed: reading this much is the problem.
+        let largest = files.iter().max_by_key(|f| f.bytes.len());
+        let mut diagnostic = Diagnostic::new(
+            Code::EstateTooLarge,
+            format!("the estate's files add up to {total} bytes; the limit is 8 MiB"),
+        )
+        .help(
+            "check that the estate folder holds only spec files; generated files belong elsewhere",
+        );
+        if let Some(largest) = largest {
+            let file = sources.add(
+                &largest.path,
+                String::from_utf8_lossy(&largest.bytes).into_owned(),
+                FileKind::Spec,
+            );
+            diagnostic = diagnostic.primary(
+                Span::new(file, 0, 0),
+                format!("the largest file, {} bytes", largest.bytes.len()),
+            );
+        }
+        sink.push(diagnostic);
+        return Compilation {
+            sources,
+            diagnostics: sink.into_sorted(),
+            plan: None,
+            output: None,
+        };
+    }
     for raw in files {
         let Some(kind) = source::classify(&raw.path) else {
             continue;
         };
-        total += raw.bytes.len();
         let text = match String::from_utf8(raw.bytes.clone()) {
             Ok(text) => text,
             Err(error) => {
@@ -105,14 +137,6 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
                 .help("split the file; no estate file needs to be this large"),
             );
             continue;
-        }
-        if total > source::MAX_ESTATE_BYTES {
-            sink.push(
-                Diagnostic::new(Code::EstateTooLarge, "the estate's files add up to more than 8 MiB")
-                    .primary(Span::new(file, 0, 0), "the limit is passed in this file")
-                    .help("check that the estate folder holds only spec files; generated files belong elsewhere"),
-            );
-            break;
         }
         documents.push(file);
     }

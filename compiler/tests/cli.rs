@@ -1,0 +1,281 @@
+//! The `idpc` binary as a user runs it: exit codes, what it prints, and what it leaves in
+//! the output folder (all or nothing, never a stale or half-written file).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TODAY: &str = "2026-11-28";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn idpc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_idpc"))
+        .args(args)
+        .env_remove("IDPC_TODAY")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("idpc runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file under `dir` with a digest of its bytes.
+fn tree(dir: &Path) -> BTreeMap<String, u64> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let mut hasher = std::hash::DefaultHasher::new();
+                std::hash::Hash::hash(&std::fs::read(&path).unwrap(), &mut hasher);
+                files.insert(rel, std::hash::Hasher::finish(&hasher));
+            }
+        }
+    }
+    files
+}
+
+fn reference() -> String {
+    repo().join("examples/reference").display().to_string()
+}
+
+fn build(estate: &str, out: &Path) -> Output {
+    idpc(&[
+        "build",
+        estate,
+        "-o",
+        out.to_str().unwrap(),
+        "--today",
+        TODAY,
+    ])
+}
+
+#[test]
+fn builds_the_reference_estate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let result = build(&reference(), &out);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("built 10 stacks and 5 artifacts"),
+        "{}",
+        stderr(&result)
+    );
+    let files = tree(&out);
+    assert_eq!(files.len(), 6, "{:?}", files.keys());
+    assert!(files.contains_key("manifest.json"));
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "no temporary folder may remain");
+}
+
+#[test]
+fn rebuild_removes_stale_files_and_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(build(&reference(), &out).status.code(), Some(0));
+    let first = tree(&out);
+    std::fs::write(out.join("stale.json"), b"{}").unwrap();
+    std::fs::create_dir_all(out.join("apis/gone")).unwrap();
+    assert_eq!(build(&reference(), &out).status.code(), Some(0));
+    assert_eq!(tree(&out), first);
+}
+
+#[test]
+fn every_err_case_leaves_out_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(build(&reference(), &out).status.code(), Some(0));
+    let before = tree(&out);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/cases/err"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    cases.sort();
+    let mut checked = 0;
+    for case in cases {
+        if case
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("environment-expired")
+        {
+            continue; // a warning: that build succeeds
+        }
+        let estate = dir.path().join("estate");
+        let _ = std::fs::remove_dir_all(&estate);
+        copy_estate(&case, &estate);
+        let result = build(estate.to_str().unwrap(), &out);
+        let text = stderr(&result);
+        assert_eq!(result.status.code(), Some(1), "{}: {text}", case.display());
+        assert!(
+            text.contains("nothing was written"),
+            "{}: {text}",
+            case.display()
+        );
+        assert_eq!(tree(&out), before, "{} changed OUT", case.display());
+        checked += 1;
+    }
+    assert!(checked >= 60, "only {checked} err cases");
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left: {leftovers:?}"
+    );
+}
+
+fn copy_estate(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_estate(&path, &target);
+        } else if entry.file_name() != "case.kdl" {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn refuses_to_replace_a_folder_that_is_not_an_idpc_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), b"keep me").unwrap();
+    let result = build(&reference(), dir.path());
+    assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+    assert!(stderr(&result).contains("refusing to replace"));
+    assert_eq!(
+        std::fs::read(dir.path().join("precious.txt")).unwrap(),
+        b"keep me"
+    );
+}
+
+#[test]
+fn usage_and_io_failures_exit_2() {
+    assert_eq!(
+        idpc(&["check", "/nonexistent/estate"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        idpc(&["check", &reference(), "--today", "2026-13-01"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(idpc(&["explain", "no-such-code"]).status.code(), Some(2));
+    assert_eq!(idpc(&["frobnicate"]).status.code(), Some(2));
+    let empty = tempfile::tempdir().unwrap();
+    let result = idpc(&["check", empty.path().to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("holds no .kdl file"));
+}
+
+#[test]
+fn explain_prints_the_page() {
+    let result = idpc(&["explain", "cidr-host-bits"]);
+    assert_eq!(result.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&result.stdout).starts_with("# cidr-host-bits"));
+}
+
+#[test]
+fn today_comes_from_the_environment_and_expired_environments_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let result = Command::new(env!("CARGO_BIN_EXE_idpc"))
+        .args(["build", &reference(), "-o", out.to_str().unwrap()])
+        .env("IDPC_TODAY", "2028-01-01")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = stderr(&result);
+    assert_eq!(result.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("environment `acme-pr-1234` expired on 2027-12-31"),
+        "{text}"
+    );
+    assert!(text.contains("1 warning"), "{text}");
+    assert!(!out.join("apis/accounts/acme-pr-1234").exists());
+    assert!(out.join("apis/accounts/acme-test/openapi.json").exists());
+}
+
+#[test]
+fn piped_diagnostics_have_no_escape_codes_and_name_file_line_column() {
+    let result = Command::new(env!("CARGO_BIN_EXE_idpc"))
+        .args([
+            "check",
+            repo()
+                .join("tests/cases/err/unknown-account")
+                .to_str()
+                .unwrap(),
+            "--today",
+            TODAY,
+        ])
+        .output()
+        .unwrap();
+    let text = stderr(&result);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(
+        text.contains("unknown-account") && text.contains("main.kdl:18:25"),
+        "{text}"
+    );
+}
+
+#[test]
+fn size_and_depth_limits_are_diagnostics_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = dir.path().join("estate");
+    std::fs::create_dir_all(&estate).unwrap();
+    let base = std::fs::read_to_string(repo().join("tests/cases/ok/minimal/main.kdl")).unwrap();
+    std::fs::write(estate.join("main.kdl"), &base).unwrap();
+
+    std::fs::write(estate.join("deep.kdl"), "a {".repeat(100_000)).unwrap();
+    let result = idpc(&["check", estate.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    assert!(stderr(&result).contains("nesting-too-deep"));
+    std::fs::remove_file(estate.join("deep.kdl")).unwrap();
+
+    let padding = format!("// {}\n", "x".repeat(1024 * 1024));
+    std::fs::write(estate.join("big.kdl"), padding).unwrap();
+    let result = idpc(&["check", estate.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(
+        stderr(&result).contains("file-too-large"),
+        "{}",
+        stderr(&result)
+    );
+    std::fs::remove_file(estate.join("big.kdl")).unwrap();
+
+    let chunk = format!("// {}\n", "x".repeat(1000 * 1024));
+    for i in 0..9 {
+        std::fs::write(estate.join(format!("pad{i}.kdl")), &chunk).unwrap();
+    }
+    let result = idpc(&["check", estate.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(
+        stderr(&result).contains("estate-too-large"),
+        "{}",
+        stderr(&result)
+    );
+}
