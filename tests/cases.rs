@@ -66,11 +66,7 @@ fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     }
     let output = compilation.output.as_ref().ok_or("no output")?;
     snapshot(name, "diagnostics", &rendered);
-    snapshot(
-        name,
-        "manifest.json",
-        &String::from_utf8_lossy(&output.manifest),
-    );
+    snapshot(name, "manifest.json", &String::from_utf8_lossy(&output.manifest));
     for artifact in &output.artifacts {
         snapshot(
             name,
@@ -83,8 +79,7 @@ fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
 
 fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
     let code_name = name.split("--").next().unwrap_or(name);
-    let code =
-        Code::from_name(code_name).ok_or_else(|| format!("err case `{name}` names no code"))?;
+    let code = Code::from_name(code_name).ok_or_else(|| format!("err case `{name}` names no code"))?;
     let settings = settings(dir);
     let compilation = compile_files(&load(dir), &settings.today);
     let found = locations(&compilation);
@@ -97,9 +92,7 @@ fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
     }
     for (expected_code, at) in &settings.expect {
         if !found.iter().any(|(c, l)| c == expected_code && l == at) {
-            return Err(
-                format!("expected `{expected_code}` at {at}, got {found:?}:\n{rendered}").into(),
-            );
+            return Err(format!("expected `{expected_code}` at {at}, got {found:?}:\n{rendered}").into());
         }
     }
     let is_error = code.severity() == Severity::Error;
@@ -132,15 +125,11 @@ fn main() {
     let mut trials = Vec::new();
     for (name, dir) in cases("ok") {
         let test = name.clone();
-        trials.push(Trial::test(format!("ok::{name}"), move || {
-            run_ok(&test, &dir)
-        }));
+        trials.push(Trial::test(format!("ok::{name}"), move || run_ok(&test, &dir)));
     }
     for (name, dir) in cases("err") {
         let test = name.clone();
-        trials.push(Trial::test(format!("err::{name}"), move || {
-            run_err(&test, &dir)
-        }));
+        trials.push(Trial::test(format!("err::{name}"), move || run_err(&test, &dir)));
     }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -26,10 +26,7 @@ fn output_files(files: &[RawFile]) -> Vec<(String, Vec<u8>)> {
         .output
         .as_ref()
         .unwrap_or_else(|| panic!("no output:\n{}", render_diagnostics(&compilation)));
-    output
-        .files()
-        .map(|(p, b)| (p.to_owned(), b.to_vec()))
-        .collect()
+    output.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect()
 }
 
 /// The estate's top-level nodes, each as its own source text, in file order.
@@ -65,12 +62,7 @@ fn resplit(files: &[RawFile], order: &[usize], parts: usize) -> Vec<RawFile> {
             bytes: t.into_bytes(),
         })
         .collect();
-    out.extend(
-        files
-            .iter()
-            .filter(|f| f.path.starts_with("baselines/"))
-            .cloned(),
-    );
+    out.extend(files.iter().filter(|f| f.path.starts_with("baselines/")).cloned());
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
@@ -159,9 +151,7 @@ fn reference_estate_plan_has_the_contract_shape() {
         );
     }
     for env in ["acme-prod", "acme-test"] {
-        assert!(
-            wave(&format!("idpc-api-payments--{env}")) > wave(&format!("idpc-api-accounts--{env}"))
-        );
+        assert!(wave(&format!("idpc-api-payments--{env}")) > wave(&format!("idpc-api-accounts--{env}")));
     }
     assert_eq!(wave("idpc-organisation"), 1);
     assert!(wave("idpc-account-acme-dev") > wave("idpc-organisation"));

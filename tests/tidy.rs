@@ -14,10 +14,7 @@ const NO_CASE: &[&str] = &["internal-error", "file-too-large", "estate-too-large
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)
-        .expect("readable")
-        .filter_map(Result::ok)
-    {
+    for entry in std::fs::read_dir(dir).expect("readable").filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
             files.extend(rust_files(&path));
@@ -49,34 +46,19 @@ fn every_code_has_a_page_and_a_case() {
             page.starts_with(&format!("# {}", code.name())),
             "{code}: page must start with its title"
         );
-        assert!(
-            page.contains("## What to do"),
-            "{code}: page must say what to do"
-        );
+        assert!(page.contains("## What to do"), "{code}: page must say what to do");
         if !NO_CASE.contains(&code.name()) {
-            assert!(
-                cases.contains(code.name()),
-                "{code}: no tests/cases/err/{code}*"
-            );
+            assert!(cases.contains(code.name()), "{code}: no tests/cases/err/{code}*");
         }
     }
     for case in &cases {
-        assert!(
-            Code::from_name(case).is_some(),
-            "tests/cases/err/{case} names no code"
-        );
+        assert!(Code::from_name(case).is_some(), "tests/cases/err/{case} names no code");
     }
-    let pages: BTreeSet<String> =
-        std::fs::read_dir(repo_root().join("compiler/src/diagnostics/explain"))
-            .expect("explain pages")
-            .filter_map(Result::ok)
-            .map(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .trim_end_matches(".md")
-                    .to_owned()
-            })
-            .collect();
+    let pages: BTreeSet<String> = std::fs::read_dir(repo_root().join("compiler/src/diagnostics/explain"))
+        .expect("explain pages")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().trim_end_matches(".md").to_owned())
+        .collect();
     let names: BTreeSet<String> = Code::ALL.iter().map(|c| c.name().to_owned()).collect();
     assert_eq!(pages, names, "explain pages and codes differ");
 }
@@ -87,10 +69,7 @@ fn stdlib_list_equals_folder() {
     let mut on_disk = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)
-            .expect("stdlib")
-            .filter_map(Result::ok)
-        {
+        for entry in std::fs::read_dir(&dir).expect("stdlib").filter_map(Result::ok) {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
@@ -105,10 +84,7 @@ fn stdlib_list_equals_folder() {
         }
     }
     on_disk.sort();
-    let mut embedded: Vec<String> = idpc::stdlib::FILES
-        .iter()
-        .map(|(p, _, _)| (*p).to_owned())
-        .collect();
+    let mut embedded: Vec<String> = idpc::stdlib::FILES.iter().map(|(p, _, _)| (*p).to_owned()).collect();
     embedded.sort();
     assert_eq!(embedded, on_disk);
 }
@@ -118,16 +94,10 @@ fn modules_open_with_docs_and_only_main_prints() {
     for path in rust_files(&repo_root().join("compiler/src")) {
         let text = std::fs::read_to_string(&path).expect("readable");
         let name = path.display().to_string();
-        assert!(
-            text.starts_with("//!"),
-            "{name} must open with a //! paragraph"
-        );
+        assert!(text.starts_with("//!"), "{name} must open with a //! paragraph");
         if !name.ends_with("main.rs") {
             for banned in ["println!", "eprintln!", "print!(", "eprint!(", "dbg!("] {
-                assert!(
-                    !text.contains(banned),
-                    "{name} uses {banned}; only main.rs prints"
-                );
+                assert!(!text.contains(banned), "{name} uses {banned}; only main.rs prints");
             }
         }
     }
@@ -157,11 +127,7 @@ fn imports_follow_the_pipeline() {
             .expect("inside")
             .to_string_lossy()
             .replace('\\', "/");
-        let module = rel
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches(".rs");
+        let module = rel.split('/').next().unwrap_or_default().trim_end_matches(".rs");
         let Some(own) = layer(module) else { continue };
         let text = std::fs::read_to_string(&path).expect("readable");
         for (other, level) in layers {
@@ -170,16 +136,10 @@ fn imports_follow_the_pipeline() {
             }
         }
         if module == "model" {
-            assert!(
-                !text.contains("kdl::"),
-                "{rel}: the model never sees KDL types"
-            );
+            assert!(!text.contains("kdl::"), "{rel}: the model never sees KDL types");
         }
         if module == "emit" {
-            assert!(
-                !text.contains("kdl::"),
-                "{rel}: emitters never see KDL types"
-            );
+            assert!(!text.contains("kdl::"), "{rel}: emitters never see KDL types");
         }
     }
 }

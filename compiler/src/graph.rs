@@ -96,29 +96,14 @@ impl Graph {
         let estate = &resolved.estate;
         g.node(Entity::Platform);
         for t in 0..estate.tenants.len() {
-            g.edge(
-                Entity::Tenant(t),
-                Entity::Platform,
-                EdgeKind::Contains,
-                None,
-            );
+            g.edge(Entity::Tenant(t), Entity::Platform, EdgeKind::Contains, None);
         }
         for (a, &t) in resolved.account_tenant.iter().enumerate() {
-            g.edge(
-                Entity::Account(a),
-                Entity::Tenant(t),
-                EdgeKind::Contains,
-                None,
-            );
+            g.edge(Entity::Account(a), Entity::Tenant(t), EdgeKind::Contains, None);
         }
         for (e, &a) in resolved.env_account.iter().enumerate() {
             if resolved.env_active[e] {
-                g.edge(
-                    Entity::Environment(e),
-                    Entity::Account(a),
-                    EdgeKind::Contains,
-                    None,
-                );
+                g.edge(Entity::Environment(e), Entity::Account(a), EdgeKind::Contains, None);
             }
         }
         for (i, instance) in resolved.instances.iter().enumerate() {
@@ -127,12 +112,7 @@ impl Graph {
                 Owner::Environment(e) if resolved.env_active[e] => Entity::Environment(e),
                 Owner::Environment(_) => continue,
             };
-            g.edge(
-                Entity::Instance(i),
-                owner,
-                EdgeKind::Contains,
-                Some(instance.span),
-            );
+            g.edge(Entity::Instance(i), owner, EdgeKind::Contains, Some(instance.span));
             for required in &estate.baselines[instance.decl].requires {
                 let target = resolved.instances.iter().position(|o| {
                     o.name == required.value
@@ -162,19 +142,9 @@ impl Graph {
                     && instance.owner == Owner::Account(account)
                     && instance.name.as_str() == "jwt-authorizer";
                 if authorizer {
-                    g.edge(
-                        Entity::Stage(s),
-                        Entity::Instance(i),
-                        EdgeKind::Authorizer,
-                        None,
-                    );
+                    g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Authorizer, None);
                 } else if instance.owner == Owner::Environment(stage.env) {
-                    g.edge(
-                        Entity::Stage(s),
-                        Entity::Instance(i),
-                        EdgeKind::Tracking,
-                        None,
-                    );
+                    g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Tracking, None);
                 }
             }
         }
@@ -229,10 +199,7 @@ impl Graph {
             if !seen.insert(key) {
                 continue;
             }
-            let mut names: Vec<String> = members
-                .iter()
-                .map(|&m| describe(resolved, self.graph[m]))
-                .collect();
+            let mut names: Vec<String> = members.iter().map(|&m| describe(resolved, self.graph[m])).collect();
             names.sort();
             names.dedup();
             let mut diagnostic = Diagnostic::new(
@@ -241,11 +208,7 @@ impl Graph {
             )
             .help("break the cycle: one of these must not depend on the others");
             for (i, (span, from, to)) in edges.iter().enumerate() {
-                let label = format!(
-                    "{} depends on {}",
-                    describe(resolved, *from),
-                    describe(resolved, *to)
-                );
+                let label = format!("{} depends on {}", describe(resolved, *from), describe(resolved, *to));
                 diagnostic = if i == 0 {
                     diagnostic.primary(*span, label)
                 } else {
@@ -314,11 +277,7 @@ impl Graph {
                 }
                 let deps = depends.get(&kind).cloned().unwrap_or_default();
                 if deps.iter().all(|d| waves.contains_key(d)) {
-                    let wave = deps
-                        .iter()
-                        .filter_map(|d| waves.get(d))
-                        .max()
-                        .map_or(1, |w| w + 1);
+                    let wave = deps.iter().filter_map(|d| waves.get(d)).max().map_or(1, |w| w + 1);
                     waves.insert(kind, wave);
                 }
             }
@@ -338,9 +297,7 @@ impl Graph {
                     ),
                     StackKind::Account(a) => account_of(resolved, a),
                     StackKind::Environment(e) => account_of(resolved, resolved.env_account[e]),
-                    StackKind::Stage(s) => {
-                        account_of(resolved, resolved.env_account[resolved.stages[s].env])
-                    }
+                    StackKind::Stage(s) => account_of(resolved, resolved.env_account[resolved.stages[s].env]),
                 };
                 Stack {
                     name: naming::stack_name(resolved, kind),
@@ -355,11 +312,7 @@ impl Graph {
             })
             .collect();
         stacks.sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
-        let position: BTreeMap<StackKind, usize> = stacks
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.kind, i))
-            .collect();
+        let position: BTreeMap<StackKind, usize> = stacks.iter().enumerate().map(|(i, s)| (s.kind, i)).collect();
         for stack in &mut stacks {
             let mut deps: Vec<usize> = depends
                 .get(&stack.kind)

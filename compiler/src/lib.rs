@@ -79,9 +79,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
             Code::EstateTooLarge,
             format!("the estate's files add up to {total} bytes; the limit is 8 MiB"),
         )
-        .help(
-            "check that the estate folder holds only spec files; generated files belong elsewhere",
-        );
+        .help("check that the estate folder holds only spec files; generated files belong elsewhere");
         if let Some(largest) = largest {
             let file = sources.add(
                 &largest.path,
@@ -109,18 +107,11 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
             Ok(text) => text,
             Err(error) => {
                 let at = error.utf8_error().valid_up_to();
-                let file = sources.add(
-                    &raw.path,
-                    String::from_utf8_lossy(&raw.bytes).into_owned(),
-                    kind,
-                );
+                let file = sources.add(&raw.path, String::from_utf8_lossy(&raw.bytes).into_owned(), kind);
                 sink.push(
-                    Diagnostic::new(
-                        Code::InvalidUtf8,
-                        format!("`{}` is not UTF-8 text", raw.path),
-                    )
-                    .primary(Span::new(file, at, at + 1), "invalid byte")
-                    .help("save the file as UTF-8"),
+                    Diagnostic::new(Code::InvalidUtf8, format!("`{}` is not UTF-8 text", raw.path))
+                        .primary(Span::new(file, at, at + 1), "invalid byte")
+                        .help("save the file as UTF-8"),
                 );
                 continue;
             }

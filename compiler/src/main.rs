@@ -102,8 +102,7 @@ fn run() -> u8 {
 }
 
 fn style() -> Style {
-    let color = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let width = if color { 120 } else { Style::PLAIN.width };
     Style { color, width }
 }

@@ -49,10 +49,7 @@ pub fn rest_api_name(resolved: &Resolved, stage: &Stage) -> String {
 
 /// The API Gateway stage name of a stage: also the `stage` tag Datadog selects on.
 pub fn stage_name(resolved: &Resolved, stage: &Stage) -> String {
-    resolved.estate.environments[stage.env]
-        .name
-        .value
-        .to_string()
+    resolved.estate.environments[stage.env].name.value.to_string()
 }
 
 /// The path under OUT of a stage's OpenAPI document.
@@ -73,10 +70,7 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
         .iter()
         .map(|(k, v)| (k.value.clone(), v.value.clone()))
         .collect();
-    tags.insert(
-        "idpc:platform".into(),
-        resolved.platform().name.value.to_string(),
-    );
+    tags.insert("idpc:platform".into(), resolved.platform().name.value.to_string());
     let account = match kind {
         StackKind::Organisation => None,
         StackKind::Account(a) => Some(a),
@@ -86,10 +80,7 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
     if let Some(a) = account {
         let tenant = &estate.tenants[resolved.account_tenant[a]];
         tags.insert("idpc:tenant".into(), tenant.name.value.to_string());
-        tags.insert(
-            "idpc:account".into(),
-            estate.accounts[a].name.value.to_string(),
-        );
+        tags.insert("idpc:account".into(), estate.accounts[a].name.value.to_string());
         if let Some(cost_center) = &tenant.cost_center {
             tags.insert("idpc:cost-center".into(), cost_center.value.clone());
         }

@@ -26,9 +26,7 @@ pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocu
                 Span::new(file, offset, offset + 1),
                 format!("level {} starts here", MAX_DEPTH + 1),
             )
-            .help(
-                "no idpc node nests more than a few levels; look for an unclosed or repeated `{`",
-            ),
+            .help("no idpc node nests more than a few levels; look for an unclosed or repeated `{`"),
         );
         return None;
     }
@@ -49,17 +47,13 @@ pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocu
                     (start, start + len.max(1))
                 };
                 let message = d.message.clone().unwrap_or_else(|| "invalid KDL".into());
-                let mut diagnostic = Diagnostic::new(
-                    Code::SyntaxError,
-                    format!("invalid KDL: {}", lower_first(&message)),
-                )
-                .primary(
-                    Span::new(file, start, end.min(text.len()).max(start)),
-                    "here",
-                );
+                let mut diagnostic =
+                    Diagnostic::new(Code::SyntaxError, format!("invalid KDL: {}", lower_first(&message)))
+                        .primary(Span::new(file, start, end.min(text.len()).max(start)), "here");
                 diagnostic = match &d.help {
                     Some(help) => diagnostic.help(help.clone()),
-                    None => diagnostic.help("idpc reads KDL v2: strings in double quotes, properties as key=value, #true/#false"),
+                    None => diagnostic
+                        .help("idpc reads KDL v2: strings in double quotes, properties as key=value, #true/#false"),
                 };
                 sink.push(diagnostic);
             }
@@ -111,11 +105,7 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
                 i += hashes;
                 if at(i) == Some(b'"') {
-                    let quote: &[u8] = if starts(i, b"\"\"\"") {
-                        b"\"\"\""
-                    } else {
-                        b"\""
-                    };
+                    let quote: &[u8] = if starts(i, b"\"\"\"") { b"\"\"\"" } else { b"\"" };
                     i += quote.len();
                     let mut close = quote.to_vec();
                     close.extend(std::iter::repeat_n(b'#', hashes));
@@ -127,11 +117,7 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 continue;
             }
             Some(b'"') => {
-                let quote: &[u8] = if starts(i, b"\"\"\"") {
-                    b"\"\"\""
-                } else {
-                    b"\""
-                };
+                let quote: &[u8] = if starts(i, b"\"\"\"") { b"\"\"\"" } else { b"\"" };
                 i += quote.len();
                 while i < bytes.len() && !starts(i, quote) {
                     i += if at(i) == Some(b'\\') { 2 } else { 1 };

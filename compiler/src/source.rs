@@ -103,12 +103,7 @@ impl SourceSet {
     }
 
     /// Adds a file and returns its id.
-    pub fn add(
-        &mut self,
-        path: impl Into<String>,
-        text: impl Into<String>,
-        kind: FileKind,
-    ) -> FileId {
+    pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>, kind: FileKind) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile {
             path: path.into(),
@@ -125,10 +120,7 @@ impl SourceSet {
 
     /// All files with their ids, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(i as u32), f))
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
     }
 
     /// Total bytes of the estate's own files (the stdlib does not count).
@@ -196,9 +188,7 @@ pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
         let entry = entry.map_err(|e| {
-            let path = e
-                .path()
-                .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+            let path = e.path().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
             LoadError::Io(path, e.into())
         })?;
         if !entry.file_type().is_file() {
@@ -215,14 +205,10 @@ pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
         if classify(&path).is_none() {
             continue;
         }
-        let bytes = std::fs::read(entry.path())
-            .map_err(|e| LoadError::Io(entry.path().to_path_buf(), e))?;
+        let bytes = std::fs::read(entry.path()).map_err(|e| LoadError::Io(entry.path().to_path_buf(), e))?;
         files.push(RawFile { path, bytes });
     }
-    if !files
-        .iter()
-        .any(|f| classify(&f.path) == Some(FileKind::Spec))
-    {
+    if !files.iter().any(|f| classify(&f.path) == Some(FileKind::Spec)) {
         return Err(LoadError::Empty(root.to_path_buf()));
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -266,14 +252,8 @@ mod tests {
     fn classify_paths() {
         assert_eq!(classify("a.kdl"), Some(FileKind::Spec));
         assert_eq!(classify("tenants/acme.kdl"), Some(FileKind::Spec));
-        assert_eq!(
-            classify("baselines/x/baseline.kdl"),
-            Some(FileKind::BaselineDecl)
-        );
-        assert_eq!(
-            classify("baselines/x/r.json.hbs"),
-            Some(FileKind::BaselineTemplate)
-        );
+        assert_eq!(classify("baselines/x/baseline.kdl"), Some(FileKind::BaselineDecl));
+        assert_eq!(classify("baselines/x/r.json.hbs"), Some(FileKind::BaselineTemplate));
         assert_eq!(classify("baselines/x/other.kdl"), None);
         assert_eq!(classify("README.md"), None);
     }

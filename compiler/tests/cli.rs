@@ -10,10 +10,7 @@ use std::process::{Command, Output};
 const TODAY: &str = "2026-11-28";
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn idpc(args: &[&str]) -> Output {
@@ -39,11 +36,7 @@ fn tree(dir: &Path) -> BTreeMap<String, u64> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
                 let mut hasher = std::hash::DefaultHasher::new();
                 std::hash::Hash::hash(&std::fs::read(&path).unwrap(), &mut hasher);
                 files.insert(rel, std::hash::Hasher::finish(&hasher));
@@ -58,14 +51,7 @@ fn reference() -> String {
 }
 
 fn build(estate: &str, out: &Path) -> Output {
-    idpc(&[
-        "build",
-        estate,
-        "-o",
-        out.to_str().unwrap(),
-        "--today",
-        TODAY,
-    ])
+    idpc(&["build", estate, "-o", out.to_str().unwrap(), "--today", TODAY])
 }
 
 #[test]
@@ -126,11 +112,7 @@ fn every_err_case_leaves_out_untouched() {
         let result = build(estate.to_str().unwrap(), &out);
         let text = stderr(&result);
         assert_eq!(result.status.code(), Some(1), "{}: {text}", case.display());
-        assert!(
-            text.contains("nothing was written"),
-            "{}: {text}",
-            case.display()
-        );
+        assert!(text.contains("nothing was written"), "{}: {text}", case.display());
         assert_eq!(tree(&out), before, "{} changed OUT", case.display());
         checked += 1;
     }
@@ -141,10 +123,7 @@ fn every_err_case_leaves_out_untouched() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.'))
         .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temporary folders left: {leftovers:?}"
-    );
+    assert!(leftovers.is_empty(), "temporary folders left: {leftovers:?}");
 }
 
 fn copy_estate(from: &Path, to: &Path) {
@@ -167,22 +146,14 @@ fn refuses_to_replace_a_folder_that_is_not_an_idpc_output() {
     let result = build(&reference(), dir.path());
     assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
     assert!(stderr(&result).contains("refusing to replace"));
-    assert_eq!(
-        std::fs::read(dir.path().join("precious.txt")).unwrap(),
-        b"keep me"
-    );
+    assert_eq!(std::fs::read(dir.path().join("precious.txt")).unwrap(), b"keep me");
 }
 
 #[test]
 fn usage_and_io_failures_exit_2() {
+    assert_eq!(idpc(&["check", "/nonexistent/estate"]).status.code(), Some(2));
     assert_eq!(
-        idpc(&["check", "/nonexistent/estate"]).status.code(),
-        Some(2)
-    );
-    assert_eq!(
-        idpc(&["check", &reference(), "--today", "2026-13-01"])
-            .status
-            .code(),
+        idpc(&["check", &reference(), "--today", "2026-13-01"]).status.code(),
         Some(2)
     );
     assert_eq!(idpc(&["explain", "no-such-code"]).status.code(), Some(2));
@@ -226,10 +197,7 @@ fn piped_diagnostics_have_no_escape_codes_and_name_file_line_column() {
     let result = Command::new(env!("CARGO_BIN_EXE_idpc"))
         .args([
             "check",
-            repo()
-                .join("tests/cases/err/unknown-account")
-                .to_str()
-                .unwrap(),
+            repo().join("tests/cases/err/unknown-account").to_str().unwrap(),
             "--today",
             TODAY,
         ])
@@ -262,11 +230,7 @@ fn size_and_depth_limits_are_diagnostics_not_crashes() {
     std::fs::write(estate.join("big.kdl"), padding).unwrap();
     let result = idpc(&["check", estate.to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(1));
-    assert!(
-        stderr(&result).contains("file-too-large"),
-        "{}",
-        stderr(&result)
-    );
+    assert!(stderr(&result).contains("file-too-large"), "{}", stderr(&result));
     std::fs::remove_file(estate.join("big.kdl")).unwrap();
 
     let chunk = format!("// {}\n", "x".repeat(1000 * 1024));
@@ -275,9 +239,5 @@ fn size_and_depth_limits_are_diagnostics_not_crashes() {
     }
     let result = idpc(&["check", estate.to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(1));
-    assert!(
-        stderr(&result).contains("estate-too-large"),
-        "{}",
-        stderr(&result)
-    );
+    assert!(stderr(&result).contains("estate-too-large"), "{}", stderr(&result));
 }

@@ -37,7 +37,7 @@ def main(outs):
             else:
                 passed += 1
                 print(f"ok   {path}")
-    print(f"external validation: {passed} passed, {failed} failed")
+    print(f"validation: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -28,8 +28,7 @@ pub fn options(today: &str) -> Options {
 
 /// Reads an estate folder, leaving out a top-level `case.kdl` (the case's own settings).
 pub fn load(dir: &Path) -> Vec<RawFile> {
-    let mut files =
-        load_estate(dir).unwrap_or_else(|e| panic!("cannot load {}: {e}", dir.display()));
+    let mut files = load_estate(dir).unwrap_or_else(|e| panic!("cannot load {}: {e}", dir.display()));
     files.retain(|f| f.path != "case.kdl");
     files
 }

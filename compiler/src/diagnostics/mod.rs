@@ -140,10 +140,7 @@ impl Diagnostics {
 
     /// Number of errors recorded so far.
     pub fn error_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
     /// Sorted by (file, offset, code, message) and de-duplicated.
@@ -155,10 +152,7 @@ impl Diagnostics {
 }
 
 /// A did-you-mean suggestion: the closest candidate within a small edit distance.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         // A word that starts a candidate ("prod" for "production") counts as one edit away.
@@ -197,16 +191,7 @@ mod tests {
 
     fn check(word: &str, expected: Option<&str>) {
         assert_eq!(
-            did_you_mean(
-                word,
-                [
-                    "production",
-                    "acceptance",
-                    "test",
-                    "development",
-                    "ephemeral"
-                ]
-            ),
+            did_you_mean(word, ["production", "acceptance", "test", "development", "ephemeral"]),
             expected
         );
     }

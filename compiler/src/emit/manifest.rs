@@ -16,10 +16,7 @@ pub const FORMAT: &str = "idpc-manifest/1";
 
 /// Lower-case hex sha256 of some bytes.
 pub fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The manifest of a build.
@@ -28,11 +25,7 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         .stacks
         .iter()
         .map(|stack| {
-            let depends_on: Vec<&str> = stack
-                .depends_on
-                .iter()
-                .map(|&d| plan.stacks[d].name.as_str())
-                .collect();
+            let depends_on: Vec<&str> = stack.depends_on.iter().map(|&d| plan.stacks[d].name.as_str()).collect();
             json!({
                 "name": stack.name,
                 "account": stack.account,
@@ -47,8 +40,7 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
     let artifacts: Vec<Value> = artifacts
         .iter()
         .map(|a| {
-            let mut entry =
-                json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": sha256(&a.bytes) });
+            let mut entry = json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": sha256(&a.bytes) });
             if let (Some(stack), Some(map)) = (&a.stack, entry.as_object_mut()) {
                 map.insert("stack".into(), json!(stack));
             }

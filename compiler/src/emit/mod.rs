@@ -64,11 +64,8 @@ pub struct Output {
 impl Output {
     /// Every file to write as (path, bytes), manifest included.
     pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        std::iter::once((manifest::PATH, self.manifest.as_slice())).chain(
-            self.artifacts
-                .iter()
-                .map(|a| (a.path.as_str(), a.bytes.as_slice())),
-        )
+        std::iter::once((manifest::PATH, self.manifest.as_slice()))
+            .chain(self.artifacts.iter().map(|a| (a.path.as_str(), a.bytes.as_slice())))
     }
 }
 
@@ -95,10 +92,7 @@ pub fn emit(resolved: &Resolved, plan: &Plan) -> Output {
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
-    Output {
-        artifacts,
-        manifest,
-    }
+    Output { artifacts, manifest }
 }
 
 #[cfg(test)]

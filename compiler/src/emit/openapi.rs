@@ -50,14 +50,9 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     }
     let mut paths = Map::new();
     for route in &api.routes {
-        let item = paths
-            .entry(route.path.value.clone())
-            .or_insert_with(|| json!({}));
+        let item = paths.entry(route.path.value.clone()).or_insert_with(|| json!({}));
         if let Some(item) = item.as_object_mut() {
-            item.insert(
-                route.method.value.openapi_key().into(),
-                operation(api, route, region),
-            );
+            item.insert(route.method.value.openapi_key().into(), operation(api, route, region));
         }
     }
     doc.insert("paths".into(), Value::Object(paths));
@@ -67,8 +62,7 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
             .id
             .as_ref()
             .map_or("${AWS::AccountId}", |id| id.value.0.as_str());
-        let function =
-            format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
+        let function = format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
         doc.insert(
             "components".into(),
             json!({ "securitySchemes": { JWT_SCHEME: {
@@ -88,12 +82,7 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         doc.insert("security".into(), json!([{ JWT_SCHEME: [] }]));
     }
     if !api.security.allow_ip.is_empty() {
-        let ranges: Vec<String> = api
-            .security
-            .allow_ip
-            .iter()
-            .map(|n| n.value.to_string())
-            .collect();
+        let ranges: Vec<String> = api.security.allow_ip.iter().map(|n| n.value.to_string()).collect();
         doc.insert(
             "x-amazon-apigateway-policy".into(),
             json!({
@@ -112,14 +101,8 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         "x-amazon-apigateway-request-validators".into(),
         json!({ VALIDATOR: { "validateRequestBody": true, "validateRequestParameters": true } }),
     );
-    doc.insert(
-        "x-amazon-apigateway-request-validator".into(),
-        json!(VALIDATOR),
-    );
-    doc.insert(
-        "x-amazon-apigateway-gateway-responses".into(),
-        gateway_responses(),
-    );
+    doc.insert("x-amazon-apigateway-request-validator".into(), json!(VALIDATOR));
+    doc.insert("x-amazon-apigateway-gateway-responses".into(), gateway_responses());
     Value::Object(doc)
 }
 
@@ -190,9 +173,7 @@ fn integration_path(route: &Route) -> String {
 }
 
 fn invocation_uri(region: &str, function_arn: &str) -> String {
-    format!(
-        "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
-    )
+    format!("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
 }
 
 /// Gateway responses with fixed messages (no internal detail), the request id for support,

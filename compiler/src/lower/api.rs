@@ -8,8 +8,8 @@ use kdl::KdlNode;
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
-    Api, Backend, Domain, Jwt, Method, Monitor, MonitorKind, Mtls, Name, Route, Security, Segment,
-    Slo, Spanned, Throttle,
+    Api, Backend, Domain, Jwt, Method, Monitor, MonitorKind, Mtls, Name, Route, Security, Segment, Slo, Spanned,
+    Throttle,
 };
 use crate::source::Span;
 
@@ -34,16 +34,12 @@ impl Ctx<'_> {
             .required(&reader, "version")
             .and_then(|e| self.string(e, "version"));
         let version = version.and_then(|v| self.version(v));
-        let owner = self
-            .required(&reader, "owner")
-            .and_then(|e| self.name(e, "owner"));
+        let owner = self.required(&reader, "owner").and_then(|e| self.name(e, "owner"));
         let deploy = self.name_list(&reader, "deploy", "environment name");
         if self.all(&reader, "deploy").is_empty() {
             self.missing_child(node, "deploy", "deploy \"my-environment\"");
         }
-        let domain = self
-            .single(&reader, "domain")
-            .and_then(|c| self.domain_node(c));
+        let domain = self.single(&reader, "domain").and_then(|c| self.domain_node(c));
         let backend = match self.single(&reader, "backend") {
             Some(child) => self.backend(child),
             None => {
@@ -55,16 +51,10 @@ impl Ctx<'_> {
             .single(&reader, "security")
             .map(|c| self.security(c))
             .unwrap_or_default();
-        let throttle = self
-            .single(&reader, "throttle")
-            .and_then(|c| self.throttle(c));
+        let throttle = self.single(&reader, "throttle").and_then(|c| self.throttle(c));
         let routes = self.routes(&reader);
         if routes.is_empty() && self.all(&reader, "route").is_empty() {
-            self.missing_child(
-                node,
-                "route",
-                "route \"GET\" \"/items/{itemId}\" scopes=\"items:read\"",
-            );
+            self.missing_child(node, "route", "route \"GET\" \"/items/{itemId}\" scopes=\"items:read\"");
         }
         let monitors = self.monitors(&reader);
         let slo = self.single(&reader, "slo").and_then(|c| self.slo(c));
@@ -161,9 +151,7 @@ impl Ctx<'_> {
                 Some(Spanned::new(Backend::Lambda(arn.value), arn.span))
             }
             (None, Some(http)) => {
-                let url = self
-                    .string(http, "http")
-                    .and_then(|u| self.https_url(u, "backend"))?;
+                let url = self.string(http, "http").and_then(|u| self.https_url(u, "backend"))?;
                 Some(Spanned::new(Backend::Http(url.value), url.span))
             }
             (Some(lambda), Some(http)) => {
@@ -181,7 +169,13 @@ impl Ctx<'_> {
             (None, None) => {
                 self.report(
                     Diagnostic::new(Code::MissingProperty, "`backend` needs `lambda=` or `http=`")
-                        .primary(Span { end: span.start + 7, ..span }, "no target")
+                        .primary(
+                            Span {
+                                end: span.start + 7,
+                                ..span
+                            },
+                            "no target",
+                        )
                         .help("write `backend lambda=\"arn:aws:lambda:...\"` or `backend http=\"https://...\"`"),
                 );
                 None
@@ -222,13 +216,9 @@ impl Ctx<'_> {
                     ..Shape::NONE
                 },
             );
-            let issuer = self
-                .required(&r, "issuer")
-                .and_then(|e| self.string(e, "issuer"));
+            let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
             let issuer = issuer.and_then(|i| self.https_url(i, "issuer"));
-            let audience = self
-                .required(&r, "audience")
-                .and_then(|e| self.string(e, "audience"));
+            let audience = self.required(&r, "audience").and_then(|e| self.string(e, "audience"));
             let audience = audience.filter(|a| self.plain_text(a, "audience"));
             Some(Jwt {
                 issuer: issuer?,
@@ -247,21 +237,15 @@ impl Ctx<'_> {
                 },
             );
             for entry in &r.args {
-                let Some(net) = self
-                    .string(entry, "allow-ip range")
-                    .and_then(|v| self.cidr(v))
-                else {
+                let Some(net) = self.string(entry, "allow-ip range").and_then(|v| self.cidr(v)) else {
                     continue;
                 };
                 if let Some(first) = allow_ip.iter().find(|n| n.value == net.value) {
                     self.report(
-                        Diagnostic::new(
-                            Code::DuplicateValue,
-                            format!("`{}` is allowed twice", net.value),
-                        )
-                        .primary(net.span, "listed again")
-                        .secondary(first.span, "first listed here")
-                        .help("list each range once"),
+                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is allowed twice", net.value))
+                            .primary(net.span, "listed again")
+                            .secondary(first.span, "first listed here")
+                            .help("list each range once"),
                     );
                     continue;
                 }
@@ -278,10 +262,7 @@ impl Ctx<'_> {
 
     /// Refuses empty text and control characters in a value that reaches an artifact verbatim.
     fn plain_text(&mut self, value: &Spanned<String>, what: &str) -> bool {
-        if !value.value.trim().is_empty()
-            && !value.value.chars().any(char::is_control)
-            && value.value.len() <= 256
-        {
+        if !value.value.trim().is_empty() && !value.value.chars().any(char::is_control) && value.value.len() <= 256 {
             return true;
         }
         self.report(
@@ -329,30 +310,27 @@ impl Ctx<'_> {
                     ..Shape::NONE
                 },
             );
-            let method = r
-                .args
-                .first()
-                .and_then(|e| self.string(e, "method"))
-                .and_then(|m| match Method::parse(&m.value) {
-                    Some(method) => Some(Spanned::new(method, m.span)),
-                    None => {
-                        let upper = m.value.to_ascii_uppercase();
-                        let help = if Method::parse(&upper).is_some() {
-                            format!("methods are upper case: write \"{upper}\"")
-                        } else {
-                            crate::diagnostics::suggest(&upper, Method::NAMES)
-                        };
-                        self.report(
-                            Diagnostic::new(
-                                Code::BadHttpMethod,
-                                format!("`{}` is not an HTTP method", m.value),
-                            )
-                            .primary(m.span, "unknown method")
-                            .help(help),
-                        );
-                        None
-                    }
-                });
+            let method =
+                r.args
+                    .first()
+                    .and_then(|e| self.string(e, "method"))
+                    .and_then(|m| match Method::parse(&m.value) {
+                        Some(method) => Some(Spanned::new(method, m.span)),
+                        None => {
+                            let upper = m.value.to_ascii_uppercase();
+                            let help = if Method::parse(&upper).is_some() {
+                                format!("methods are upper case: write \"{upper}\"")
+                            } else {
+                                crate::diagnostics::suggest(&upper, Method::NAMES)
+                            };
+                            self.report(
+                                Diagnostic::new(Code::BadHttpMethod, format!("`{}` is not an HTTP method", m.value))
+                                    .primary(m.span, "unknown method")
+                                    .help(help),
+                            );
+                            None
+                        }
+                    });
             let path = r.args.get(1).and_then(|e| self.string(e, "path"));
             let segments = path.as_ref().and_then(|p| match parse_path(&p.value) {
                 Ok(segments) => Some(segments),
@@ -360,7 +338,7 @@ impl Ctx<'_> {
                     self.report(
                         Diagnostic::new(Code::BadRoutePath, format!("`{}` is not a valid route path", p.value))
                             .primary(p.span, problem)
-                            .help("paths start with `/`, have non-empty segments of A-Z a-z 0-9 . _ : - or `{param}`, and no trailing `/`"),
+                            .help("paths start with `/`, have non-empty segments of A-Z a-z 0-9 . _ - or `{param}`, and no trailing `/`"),
                     );
                     None
                 }
@@ -407,10 +385,7 @@ impl Ctx<'_> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        let valid = |s: &String| {
-            s.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-        };
+        let valid = |s: &String| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
         if scopes.is_empty() || !scopes.iter().all(valid) {
             self.report(
                 Diagnostic::new(
@@ -462,10 +437,13 @@ impl Ctx<'_> {
                 match seen.get(&(prefix.clone(), i)) {
                     Some((other, first)) if *other != name.as_str() => {
                         self.report(
-                            Diagnostic::new(Code::ConflictingRoute, format!("path parameter `{{{name}}}` conflicts with `{{{other}}}`"))
-                                .primary(route.path.span, format!("`{{{name}}}` here"))
-                                .secondary(first.path.span, format!("`{{{other}}}` at the same place"))
-                                .help("API Gateway needs one parameter name per path position; rename one of them"),
+                            Diagnostic::new(
+                                Code::ConflictingRoute,
+                                format!("path parameter `{{{name}}}` conflicts with `{{{other}}}`"),
+                            )
+                            .primary(route.path.span, format!("`{{{name}}}` here"))
+                            .secondary(first.path.span, format!("`{{{other}}}` at the same place"))
+                            .help("API Gateway needs one parameter name per path position; rename one of them"),
                         );
                         break;
                     }
@@ -507,10 +485,7 @@ impl Ctx<'_> {
                             format!("`{other}` does not apply to a `{}` monitor", kind.value),
                         )
                         .primary(self.span(entry.span()), "not for this kind")
-                        .help(format!(
-                            "a `{}` monitor takes `{key}=` (and `priority=`)",
-                            kind.value
-                        )),
+                        .help(format!("a `{}` monitor takes `{key}=` (and `priority=`)", kind.value)),
                     );
                 }
             }
@@ -518,38 +493,26 @@ impl Ctx<'_> {
                 continue;
             };
             let parsed = match key {
-                "p95-ms" => {
-                    self.integer(entry, "p95-ms", 1, 60_000)
-                        .map(|v| MonitorKind::Latency {
-                            p95_ms: v.value as u32,
-                        })
-                }
-                "max-5xx-rate" => {
-                    self.number(entry, "max-5xx-rate", 0.0001, 1.0)
-                        .map(|v| MonitorKind::Errors {
-                            max_5xx_rate: v.value,
-                        })
-                }
+                "p95-ms" => self
+                    .integer(entry, "p95-ms", 1, 60_000)
+                    .map(|v| MonitorKind::Latency { p95_ms: v.value as u32 }),
+                "max-5xx-rate" => self
+                    .number(entry, "max-5xx-rate", 0.0001, 1.0)
+                    .map(|v| MonitorKind::Errors { max_5xx_rate: v.value }),
                 _ => self
                     .integer(entry, "min-requests-per-5m", 1, 100_000_000)
                     .map(|v| MonitorKind::TrafficDrop {
                         min_requests_per_5m: v.value as u32,
                     }),
             };
-            let priority = r
-                .props
-                .get("priority")
-                .and_then(|e| self.integer(e, "priority", 1, 5));
+            let priority = r.props.get("priority").and_then(|e| self.integer(e, "priority", 1, 5));
             let Some(parsed) = parsed else { continue };
             if let Some(first) = monitors.iter().find(|m| m.kind.as_str() == parsed.as_str()) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateNode,
-                        format!("monitor `{}` is given twice", kind.value),
-                    )
-                    .primary(kind.span, "second one")
-                    .secondary(first.span, "first one")
-                    .help("an API has at most one monitor of each kind"),
+                    Diagnostic::new(Code::DuplicateNode, format!("monitor `{}` is given twice", kind.value))
+                        .primary(kind.span, "second one")
+                        .secondary(first.span, "first one")
+                        .help("an API has at most one monitor of each kind"),
                 );
                 continue;
             }
@@ -578,10 +541,7 @@ impl Ctx<'_> {
             Some(entry) => self
                 .string(entry, "timeframe")
                 .and_then(|t| self.one_of(t, "SLO timeframe", &["7d", "30d", "90d"])),
-            None => Some(Spanned::new(
-                "30d".to_owned(),
-                self.span(node.name().span()),
-            )),
+            None => Some(Spanned::new("30d".to_owned(), self.span(node.name().span()))),
         };
         Some(Slo {
             availability: availability?,
@@ -640,15 +600,12 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
             }
             names.push(name);
             segments.push(Segment::Param(name.into()));
-        } else if part
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-        {
+        } else if let Some(name) = part.strip_prefix(':') {
+            return Err(format!("`{part}` is not a parameter: write `{{{name}}}`"));
+        } else if part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
             segments.push(Segment::Literal((*part).into()));
         } else {
-            return Err(format!(
-                "segment `{part}` has a character API Gateway refuses"
-            ));
+            return Err(format!("segment `{part}` has a character API Gateway refuses"));
         }
     }
     if matches!(segments.as_slice(), [Segment::Literal(l)] if l == "ping" || l == "sping") {
@@ -681,13 +638,8 @@ mod tests {
         check("/a//b", Err("has an empty segment `//`"));
         check("/a/{1x}", Err("`{1x}` is not a parameter name"));
         check("/a/{id}/{id}", Err("parameter `id` appears twice"));
-        check(
-            "/a b",
-            Err("segment `a b` has a character API Gateway refuses"),
-        );
-        check(
-            "/ping",
-            Err("`/ping` and `/sping` are reserved by API Gateway"),
-        );
+        check("/a b", Err("segment `a b` has a character API Gateway refuses"));
+        check("/a/:id", Err("`:id` is not a parameter: write `{id}`"));
+        check("/ping", Err("`/ping` and `/sping` are reserved by API Gateway"));
     }
 }

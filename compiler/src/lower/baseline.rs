@@ -10,12 +10,7 @@ use crate::model::{BaselineDecl, Param, ParamType, ParamValue, Profile, Scope, S
 impl Ctx<'_> {
     /// Lowers `baseline "name" scope=... { description, param, requires }`; `folder` is the
     /// name of the folder the declaration sits in, which must equal the declared name.
-    pub fn baseline_decl(
-        &mut self,
-        node: &KdlNode,
-        folder: &str,
-        stdlib: bool,
-    ) -> Option<BaselineDecl> {
+    pub fn baseline_decl(&mut self, node: &KdlNode, folder: &str, stdlib: bool) -> Option<BaselineDecl> {
         let shape = Shape {
             props: &["scope"],
             children: &["description", "param", "requires"],
@@ -37,11 +32,8 @@ impl Ctx<'_> {
             );
             return None;
         }
-        let scope = self
-            .required(&reader, "scope")
-            .and_then(|e| self.string(e, "scope"));
-        let scope =
-            scope.and_then(|s| self.one_of(s, "baseline scope", &["account", "environment"]));
+        let scope = self.required(&reader, "scope").and_then(|e| self.string(e, "scope"));
+        let scope = scope.and_then(|s| self.one_of(s, "baseline scope", &["account", "environment"]));
         let scope = scope.map(|s| {
             if s.value == "account" {
                 Scope::Account
@@ -101,16 +93,9 @@ impl Ctx<'_> {
             ..Shape::ONE_ARG
         };
         let reader = self.open(node, &shape);
-        let name = reader
-            .args
-            .first()
-            .and_then(|e| self.string(e, "parameter name"))?;
-        let name = self
-            .name(reader.args.first()?, "parameter name")
-            .map(|_| name)?;
-        let ty = self
-            .required(&reader, "type")
-            .and_then(|e| self.string(e, "type"));
+        let name = reader.args.first().and_then(|e| self.string(e, "parameter name"))?;
+        let name = self.name(reader.args.first()?, "parameter name").map(|_| name)?;
+        let ty = self.required(&reader, "type").and_then(|e| self.string(e, "type"));
         let ty = ty
             .and_then(|t| self.one_of(t, "parameter type", ParamType::NAMES))
             .and_then(|t| ParamType::parse(&t.value))?;
@@ -180,9 +165,12 @@ impl Ctx<'_> {
                 Ok(value) => Some(value),
                 Err((_, problem)) => {
                     self.report(
-                        Diagnostic::new(Code::WrongType, format!("default of `{}` does not fit its declaration", param.name.value))
-                            .primary(span, problem)
-                            .help("make the default satisfy the parameter's type, range and allowed values"),
+                        Diagnostic::new(
+                            Code::WrongType,
+                            format!("default of `{}` does not fit its declaration", param.name.value),
+                        )
+                        .primary(span, problem)
+                        .help("make the default satisfy the parameter's type, range and allowed values"),
                     );
                     None
                 }
@@ -216,9 +204,7 @@ impl Ctx<'_> {
 pub fn check_param(param: &Param, value: &ParamValue) -> Result<ParamValue, (Code, String)> {
     let value = match (param.ty, value) {
         (ParamType::String, ParamValue::String(s)) => ParamValue::String(s.clone()),
-        (ParamType::S3Uri, ParamValue::String(s)) if super::values::valid_s3_uri(s) => {
-            ParamValue::String(s.clone())
-        }
+        (ParamType::S3Uri, ParamValue::String(s)) if super::values::valid_s3_uri(s) => ParamValue::String(s.clone()),
         (ParamType::S3Uri, ParamValue::String(_)) => {
             return Err((Code::BadS3Uri, "not an s3://bucket/key URI".into()));
         }
@@ -247,10 +233,7 @@ pub fn check_param(param: &Param, value: &ParamValue) -> Result<ParamValue, (Cod
         && !param.one_of.is_empty()
         && !param.one_of.contains(s)
     {
-        return Err((
-            Code::UnknownValue,
-            format!("not one of {}", param.one_of.join(", ")),
-        ));
+        return Err((Code::UnknownValue, format!("not one of {}", param.one_of.join(", "))));
     }
     Ok(value)
 }

@@ -58,18 +58,11 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
                         "environment" => ctx.environment(node).map(|e| estate.environments.push(e)),
                         "api" => ctx.api(node).map(|a| estate.apis.push(a)),
                         other => {
-                            let mut d = Diagnostic::new(
-                                Code::UnknownNode,
-                                format!("unknown top-level node `{other}`"),
-                            )
-                            .primary(ctx.name_span(node), "unknown node")
-                            .help(suggest(other, TOP_LEVEL));
-                            if ["baseline", "deploy", "route", "security", "monitor"]
-                                .contains(&other)
-                            {
-                                d = d.note(format!(
-                                    "`{other}` goes inside the block of the node it belongs to"
-                                ));
+                            let mut d = Diagnostic::new(Code::UnknownNode, format!("unknown top-level node `{other}`"))
+                                .primary(ctx.name_span(node), "unknown node")
+                                .help(suggest(other, TOP_LEVEL));
+                            if ["baseline", "deploy", "route", "security", "monitor"].contains(&other) {
+                                d = d.note(format!("`{other}` goes inside the block of the node it belongs to"));
                             }
                             ctx.report(d);
                             Some(())
@@ -93,9 +86,12 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
                         }
                     } else {
                         ctx.report(
-                            Diagnostic::new(Code::UnknownNode, format!("unexpected node `{}` in a baseline declaration", node.name().value()))
-                                .primary(ctx.name_span(node), "unexpected")
-                                .help("a baseline.kdl holds exactly one `baseline \"name\" scope=... { ... }` node"),
+                            Diagnostic::new(
+                                Code::UnknownNode,
+                                format!("unexpected node `{}` in a baseline declaration", node.name().value()),
+                            )
+                            .primary(ctx.name_span(node), "unexpected")
+                            .help("a baseline.kdl holds exactly one `baseline \"name\" scope=... { ... }` node"),
                         );
                     }
                 }
@@ -103,9 +99,7 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
                     ctx.report(
                         Diagnostic::new(Code::MissingNode, "baseline.kdl declares no baseline")
                             .primary(Span::new(parsed.file, 0, 0), "empty declaration")
-                            .help(format!(
-                                "write `baseline \"{folder}\" scope=\"account\" {{ ... }}`"
-                            )),
+                            .help(format!("write `baseline \"{folder}\" scope=\"account\" {{ ... }}`")),
                     );
                 }
             }
@@ -124,13 +118,10 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
     if let Some(first) = &estate.platform {
         for extra in platforms {
             sink.push(
-                Diagnostic::new(
-                    Code::DuplicatePlatform,
-                    "the estate declares a second platform",
-                )
-                .primary(extra.name.span, "second platform")
-                .secondary(first.name.span, "first platform")
-                .help("an estate has exactly one platform; merge the two"),
+                Diagnostic::new(Code::DuplicatePlatform, "the estate declares a second platform")
+                    .primary(extra.name.span, "second platform")
+                    .secondary(first.name.span, "first platform")
+                    .help("an estate has exactly one platform; merge the two"),
             );
         }
     }
@@ -145,12 +136,7 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
     unique(&mut estate.environments, |e| &e.name, "environment", sink);
     unique(&mut estate.apis, |a| &a.name, "API", sink);
     unique(&mut estate.baselines, |b| &b.name, "baseline", sink);
-    unique(
-        &mut estate.profiles,
-        |p| &p.name,
-        "compliance profile",
-        sink,
-    );
+    unique(&mut estate.profiles, |p| &p.name, "compliance profile", sink);
     estate
 }
 
@@ -164,23 +150,13 @@ fn broken(estate: &mut Estate, node: &kdl::KdlNode) {
         "baseline" => "baseline",
         _ => return,
     };
-    if let Some(kdl::KdlValue::String(name)) = node
-        .entries()
-        .iter()
-        .find(|e| e.name().is_none())
-        .map(|e| e.value())
-    {
+    if let Some(kdl::KdlValue::String(name)) = node.entries().iter().find(|e| e.name().is_none()).map(|e| e.value()) {
         estate.broken.insert((kind, name.clone()));
     }
 }
 
 /// Sorts by name (stable, so the earlier file wins) and drops duplicates with a diagnostic.
-fn unique<T>(
-    items: &mut Vec<T>,
-    name: impl Fn(&T) -> &Spanned<Name>,
-    kind: &str,
-    sink: &mut Diagnostics,
-) {
+fn unique<T>(items: &mut Vec<T>, name: impl Fn(&T) -> &Spanned<Name>, kind: &str, sink: &mut Diagnostics) {
     items.sort_by(|a, b| name(a).value.cmp(&name(b).value));
     let mut kept: Vec<T> = Vec::with_capacity(items.len());
     for item in items.drain(..) {

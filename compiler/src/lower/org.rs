@@ -4,9 +4,7 @@ use kdl::{KdlNode, KdlValue};
 
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::model::{
-    Account, BaselineUse, Datadog, Environment, ParamValue, Platform, Spanned, Tenant, Tier,
-};
+use crate::model::{Account, BaselineUse, Datadog, Environment, ParamValue, Platform, Spanned, Tenant, Tier};
 
 /// Datadog sites idpc can target.
 pub const DATADOG_SITES: &[&str] = &[
@@ -28,11 +26,7 @@ impl Ctx<'_> {
     }
 
     /// The first argument of a node as a name.
-    pub fn node_name(
-        &mut self,
-        reader: &Reader<'_>,
-        what: &str,
-    ) -> Option<Spanned<crate::model::Name>> {
+    pub fn node_name(&mut self, reader: &Reader<'_>, what: &str) -> Option<Spanned<crate::model::Name>> {
         let entry = reader.args.first()?;
         self.name(entry, what)
     }
@@ -41,12 +35,9 @@ impl Ctx<'_> {
     pub fn missing_child(&mut self, node: &KdlNode, child: &str, example: &str) {
         let what = node.name().value();
         self.report(
-            Diagnostic::new(
-                Code::MissingNode,
-                format!("`{what}` needs a `{child}` node"),
-            )
-            .primary(self.name_span(node), format!("no `{child}` inside"))
-            .help(format!("add `{example}` inside the block")),
+            Diagnostic::new(Code::MissingNode, format!("`{what}` needs a `{child}` node"))
+                .primary(self.name_span(node), format!("no `{child}` inside"))
+                .help(format!("add `{example}` inside the block")),
         );
     }
 
@@ -64,18 +55,12 @@ impl Ctx<'_> {
                 .child_string(child, "management-account")
                 .and_then(|v| self.account_id(v)),
             None => {
-                self.missing_child(
-                    node,
-                    "management-account",
-                    "management-account \"111111111111\"",
-                );
+                self.missing_child(node, "management-account", "management-account \"111111111111\"");
                 None
             }
         };
         let region = match self.single(&reader, "region") {
-            Some(child) => self
-                .child_string(child, "region")
-                .and_then(|v| self.region(v)),
+            Some(child) => self.child_string(child, "region").and_then(|v| self.region(v)),
             None => {
                 self.missing_child(node, "region", "region \"eu-west-1\"");
                 None
@@ -84,11 +69,7 @@ impl Ctx<'_> {
         let datadog = match self.single(&reader, "datadog") {
             Some(child) => self.datadog(child),
             None => {
-                self.missing_child(
-                    node,
-                    "datadog",
-                    "datadog site=\"datadoghq.eu\" notify=\"@team-alerts\"",
-                );
+                self.missing_child(node, "datadog", "datadog site=\"datadoghq.eu\" notify=\"@team-alerts\"");
                 None
             }
         };
@@ -115,9 +96,7 @@ impl Ctx<'_> {
             .required(&reader, "site")
             .and_then(|e| self.string(e, "datadog site"));
         let site = site.and_then(|s| self.one_of(s, "Datadog site", DATADOG_SITES));
-        let notify = self
-            .required(&reader, "notify")
-            .and_then(|e| self.string(e, "notify"));
+        let notify = self.required(&reader, "notify").and_then(|e| self.string(e, "notify"));
         let notify = notify.and_then(|n| self.handles(n));
         Some(Datadog {
             site: site?,
@@ -145,9 +124,12 @@ impl Ctx<'_> {
             return Some(Spanned::new(handles, value.span));
         }
         self.report(
-            Diagnostic::new(Code::BadHandle, format!("`{}` is not a Datadog notification handle", value.value))
-                .primary(value.span, "expected @handle")
-                .help("write one or more handles separated by spaces, such as \"@slack-platform-alerts @pagerduty-core\""),
+            Diagnostic::new(
+                Code::BadHandle,
+                format!("`{}` is not a Datadog notification handle", value.value),
+            )
+            .primary(value.span, "expected @handle")
+            .help("write one or more handles separated by spaces, such as \"@slack-platform-alerts @pagerduty-core\""),
         );
         None
     }
@@ -166,8 +148,7 @@ impl Ctx<'_> {
             let (Some(k), Some(v)) = (tag.args.first(), tag.args.get(1)) else {
                 continue;
             };
-            let (Some(key), Some(value)) = (self.string(k, "tag key"), self.string(v, "tag value"))
-            else {
+            let (Some(key), Some(value)) = (self.string(k, "tag key"), self.string(v, "tag value")) else {
                 continue;
             };
             if let Some(problem) = tag_problem(&key.value, &value.value) {
@@ -180,13 +161,10 @@ impl Ctx<'_> {
             }
             if let Some((first, _)) = tags.iter().find(|(k, _)| k.value == key.value) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateValue,
-                        format!("tag `{}` is given twice", key.value),
-                    )
-                    .primary(key.span, "second one")
-                    .secondary(first.span, "first one")
-                    .help("give each tag key once"),
+                    Diagnostic::new(Code::DuplicateValue, format!("tag `{}` is given twice", key.value))
+                        .primary(key.span, "second one")
+                        .secondary(first.span, "first one")
+                        .help("give each tag key once"),
                 );
                 continue;
             }
@@ -197,13 +175,7 @@ impl Ctx<'_> {
 
     /// Lowers `tenant "name" { ... }`.
     pub fn tenant(&mut self, node: &KdlNode) -> Option<Tenant> {
-        let children = &[
-            "display-name",
-            "contact",
-            "cost-center",
-            "region",
-            "compliance",
-        ];
+        let children = &["display-name", "contact", "cost-center", "region", "compliance"];
         let reader = self.open(
             node,
             &Shape {
@@ -240,9 +212,7 @@ impl Ctx<'_> {
         let compliance = match self.single(&reader, "compliance") {
             Some(child) => {
                 let r = self.open(child, &Shape::ONE_ARG);
-                r.args
-                    .first()
-                    .and_then(|e| self.name(e, "compliance profile"))
+                r.args.first().and_then(|e| self.name(e, "compliance profile"))
             }
             None => None,
         };
@@ -319,10 +289,7 @@ impl Ctx<'_> {
     fn ou(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
         let text = value.value.as_str();
         let part = |s: &str, min: usize| {
-            s.len() >= min
-                && s.len() <= 32
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            s.len() >= min && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         };
         let valid = match text.strip_prefix("ou-") {
             Some(rest) => rest
@@ -353,9 +320,7 @@ impl Ctx<'_> {
         let account = self
             .required(&reader, "account")
             .and_then(|e| self.name(e, "account name"));
-        let tier = self
-            .required(&reader, "tier")
-            .and_then(|e| self.string(e, "tier"));
+        let tier = self.required(&reader, "tier").and_then(|e| self.string(e, "tier"));
         let tier = tier.and_then(|t| {
             let checked = self.one_of(t, "tier", Tier::NAMES)?;
             Tier::parse(&checked.value).map(|tier| Spanned::new(tier, checked.span))
@@ -411,11 +376,7 @@ impl Ctx<'_> {
                     KdlValue::Integer(i) => match i64::try_from(*i) {
                         Ok(i) => ParamValue::Integer(i),
                         Err(_) => {
-                            self.out_of_range(
-                                span,
-                                &format!("parameter `{key}`"),
-                                "a 64-bit integer",
-                            );
+                            self.out_of_range(span, &format!("parameter `{key}`"), "a 64-bit integer");
                             continue;
                         }
                     },
@@ -423,21 +384,15 @@ impl Ctx<'_> {
                     KdlValue::Bool(b) => ParamValue::Boolean(*b),
                     KdlValue::Float(_) | KdlValue::Null => {
                         self.report(
-                            Diagnostic::new(
-                                Code::WrongType,
-                                format!("parameter `{key}` has no usable value"),
-                            )
-                            .primary(span, "#null or not finite")
-                            .help("give a string, a finite number or #true/#false"),
+                            Diagnostic::new(Code::WrongType, format!("parameter `{key}` has no usable value"))
+                                .primary(span, "#null or not finite")
+                                .help("give a string, a finite number or #true/#false"),
                         );
                         continue;
                     }
                 };
                 let key_span = entry.name().map_or(span, |n| self.span(n.span()));
-                params.push((
-                    Spanned::new((*key).to_owned(), key_span),
-                    Spanned::new(value, span),
-                ));
+                params.push((Spanned::new((*key).to_owned(), key_span), Spanned::new(value, span)));
             }
             if let Some(first) = uses.iter().find(|u| u.name.value == name.value) {
                 self.report(

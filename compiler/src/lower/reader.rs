@@ -78,14 +78,10 @@ impl Ctx<'_> {
     pub fn value_span(&self, entry: &KdlEntry) -> Span {
         let whole = self.span(entry.span());
         match entry.format() {
-            Some(format)
-                if !format.value_repr.is_empty() && format.value_repr.len() <= whole.len() =>
-            {
-                Span {
-                    start: whole.end - format.value_repr.len() as u32,
-                    ..whole
-                }
-            }
+            Some(format) if !format.value_repr.is_empty() && format.value_repr.len() <= whole.len() => Span {
+                start: whole.end - format.value_repr.len() as u32,
+                ..whole
+            },
             _ => whole,
         }
     }
@@ -128,12 +124,9 @@ impl Ctx<'_> {
                             n => format!("`{what}` takes at most {n} arguments"),
                         };
                         self.report(
-                            Diagnostic::new(
-                                Code::UnexpectedArgument,
-                                format!("too many arguments for `{what}`"),
-                            )
-                            .primary(self.span(entry.span()), "unexpected argument")
-                            .help(help),
+                            Diagnostic::new(Code::UnexpectedArgument, format!("too many arguments for `{what}`"))
+                                .primary(self.span(entry.span()), "unexpected argument")
+                                .help(help),
                         );
                     } else {
                         reader.args.push(entry);
@@ -157,13 +150,10 @@ impl Ctx<'_> {
                         );
                     } else if let Some(first) = reader.props.get(key_text) {
                         self.report(
-                            Diagnostic::new(
-                                Code::DuplicateProperty,
-                                format!("property `{key_text}` is given twice"),
-                            )
-                            .primary(self.span(entry.span()), "second value")
-                            .secondary(self.span(first.span()), "first value")
-                            .help("give each property once; KDL would silently keep the last one"),
+                            Diagnostic::new(Code::DuplicateProperty, format!("property `{key_text}` is given twice"))
+                                .primary(self.span(entry.span()), "second value")
+                                .secondary(self.span(first.span()), "first value")
+                                .help("give each property once; KDL would silently keep the last one"),
                         );
                     } else {
                         reader.props.insert(key_text, entry);
@@ -184,12 +174,9 @@ impl Ctx<'_> {
         if let Some(children) = node.children() {
             if shape.children.is_empty() {
                 self.report(
-                    Diagnostic::new(
-                        Code::UnknownNode,
-                        format!("`{what}` takes no children block"),
-                    )
-                    .primary(self.span(children.span()), "unexpected block")
-                    .help("remove the `{ ... }` block"),
+                    Diagnostic::new(Code::UnknownNode, format!("`{what}` takes no children block"))
+                        .primary(self.span(children.span()), "unexpected block")
+                        .help("remove the `{ ... }` block"),
                 );
             } else {
                 for child in children.nodes() {
@@ -198,12 +185,9 @@ impl Ctx<'_> {
                         reader.children.push(child);
                     } else {
                         self.report(
-                            Diagnostic::new(
-                                Code::UnknownNode,
-                                format!("unknown node `{name}` inside `{what}`"),
-                            )
-                            .primary(self.name_span(child), "unknown node")
-                            .help(suggest(name, shape.children)),
+                            Diagnostic::new(Code::UnknownNode, format!("unknown node `{name}` inside `{what}`"))
+                                .primary(self.name_span(child), "unknown node")
+                                .help(suggest(name, shape.children)),
                         );
                     }
                 }
@@ -227,11 +211,7 @@ impl Ctx<'_> {
 
     /// The only child called `name`; reports `duplicate-node` for the second and later ones.
     pub fn single<'a>(&mut self, reader: &Reader<'a>, name: &str) -> Option<&'a KdlNode> {
-        let mut found = reader
-            .children
-            .iter()
-            .copied()
-            .filter(|c| c.name().value() == name);
+        let mut found = reader.children.iter().copied().filter(|c| c.name().value() == name);
         let first = found.next();
         for extra in found {
             if let Some(first) = first {
@@ -284,13 +264,7 @@ impl Ctx<'_> {
     }
 
     /// A whole number within `min..=max`.
-    pub fn integer(
-        &mut self,
-        entry: &KdlEntry,
-        what: &str,
-        min: i64,
-        max: i64,
-    ) -> Option<Spanned<i64>> {
+    pub fn integer(&mut self, entry: &KdlEntry, what: &str, min: i64, max: i64) -> Option<Spanned<i64>> {
         let span = self.value_span(entry);
         let value = match entry.value() {
             KdlValue::Integer(i) => *i,
@@ -308,13 +282,7 @@ impl Ctx<'_> {
     }
 
     /// A finite number within `min..=max`.
-    pub fn number(
-        &mut self,
-        entry: &KdlEntry,
-        what: &str,
-        min: f64,
-        max: f64,
-    ) -> Option<Spanned<f64>> {
+    pub fn number(&mut self, entry: &KdlEntry, what: &str, min: f64, max: f64) -> Option<Spanned<f64>> {
         let span = self.value_span(entry);
         let value = match entry.value() {
             KdlValue::Integer(i) if i.unsigned_abs() < (1u128 << 53) => *i as f64,

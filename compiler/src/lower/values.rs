@@ -11,14 +11,7 @@ use crate::lower::reader::Ctx;
 use crate::model::{AccountId, Arn, Date, REGIONS, Region, Spanned};
 
 impl Ctx<'_> {
-    fn bad(
-        &mut self,
-        code: Code,
-        value: &Spanned<String>,
-        message: String,
-        label: &str,
-        help: &str,
-    ) {
+    fn bad(&mut self, code: Code, value: &Spanned<String>, message: String, label: &str, help: &str) {
         self.report(
             Diagnostic::new(code, message)
                 .primary(value.span, label.to_owned())
@@ -50,13 +43,12 @@ impl Ctx<'_> {
             Some(region) => Some(Spanned::new(region, value.span)),
             None => {
                 let message = format!("`{}` is not an AWS region", value.value);
-                let help =
-                    match crate::diagnostics::did_you_mean(&value.value, REGIONS.iter().copied()) {
-                        Some(best) => {
-                            format!("did you mean `{best}`? regions are written like `eu-west-1`")
-                        }
-                        None => "regions are written like `eu-west-1`".to_owned(),
-                    };
+                let help = match crate::diagnostics::did_you_mean(&value.value, REGIONS.iter().copied()) {
+                    Some(best) => {
+                        format!("did you mean `{best}`? regions are written like `eu-west-1`")
+                    }
+                    None => "regions are written like `eu-west-1`".to_owned(),
+                };
                 self.bad(Code::BadRegion, &value, message, "unknown region", &help);
                 None
             }
@@ -67,23 +59,14 @@ impl Ctx<'_> {
     pub fn https_url(&mut self, value: Spanned<String>, what: &str) -> Option<Spanned<String>> {
         let problem = match url::Url::parse(&value.value) {
             Err(e) => Some(format!("not a URL: {e}")),
-            Ok(u) if u.scheme() != "https" => {
-                Some(format!("scheme `{}`; only https is allowed", u.scheme()))
-            }
+            Ok(u) if u.scheme() != "https" => Some(format!("scheme `{}`; only https is allowed", u.scheme())),
             Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("no host".to_owned()),
-            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-                Some("credentials in the URL".to_owned())
-            }
-            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
-                Some("a query or fragment".to_owned())
-            }
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => Some("credentials in the URL".to_owned()),
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => Some("a query or fragment".to_owned()),
             Ok(_) => None,
         };
         match problem {
-            None => Some(Spanned::new(
-                value.value.trim_end_matches('/').to_owned(),
-                value.span,
-            )),
+            None => Some(Spanned::new(value.value.trim_end_matches('/').to_owned(), value.span)),
             Some(problem) => {
                 let message = format!("{what} `{}` is not a valid https URL", value.value);
                 self.bad(
@@ -115,12 +98,7 @@ impl Ctx<'_> {
     }
 
     /// An ARN of `service` (`lambda`, `acm`) whose resource starts with `resource_prefix`.
-    pub fn arn(
-        &mut self,
-        value: Spanned<String>,
-        service: &str,
-        resource_prefix: &str,
-    ) -> Option<Spanned<Arn>> {
+    pub fn arn(&mut self, value: Spanned<String>, service: &str, resource_prefix: &str) -> Option<Spanned<Arn>> {
         let parts: Vec<&str> = value.value.splitn(6, ':').collect();
         let parsed = match parts.as_slice() {
             ["arn", "aws", s, region, account, resource]
@@ -144,9 +122,7 @@ impl Ctx<'_> {
             Some(arn) => Some(Spanned::new(arn, value.span)),
             None => {
                 let message = format!("`{}` is not a {service} ARN", value.value);
-                let help = format!(
-                    "expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<id>"
-                );
+                let help = format!("expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<id>");
                 self.bad(Code::BadArn, &value, message, "malformed ARN", &help);
                 None
             }
@@ -201,16 +177,18 @@ impl Ctx<'_> {
         match ipnet::IpNet::from_str(&value.value) {
             Err(_) => {
                 let message = format!("`{}` is not a CIDR range", value.value);
-                self.bad(Code::BadCidr, &value, message, "not a CIDR range", "write an address with a prefix length, such as \"203.0.113.0/24\" or \"198.51.100.7/32\"");
+                self.bad(
+                    Code::BadCidr,
+                    &value,
+                    message,
+                    "not a CIDR range",
+                    "write an address with a prefix length, such as \"203.0.113.0/24\" or \"198.51.100.7/32\"",
+                );
                 None
             }
             Ok(net) if net.trunc() != net => {
                 let message = format!("`{}` has host bits set", value.value);
-                let help = format!(
-                    "the range starts at {}; write \"{}\"",
-                    net.network(),
-                    net.trunc()
-                );
+                let help = format!("the range starts at {}; write \"{}\"", net.network(), net.trunc());
                 self.bad(Code::CidrHostBits, &value, message, "host bits set", &help);
                 None
             }
@@ -255,22 +233,14 @@ impl Ctx<'_> {
     }
 
     /// One of `allowed`; reports `unknown-value` with a suggestion otherwise.
-    pub fn one_of(
-        &mut self,
-        value: Spanned<String>,
-        what: &str,
-        allowed: &[&str],
-    ) -> Option<Spanned<String>> {
+    pub fn one_of(&mut self, value: Spanned<String>, what: &str, allowed: &[&str]) -> Option<Spanned<String>> {
         if allowed.contains(&value.value.as_str()) {
             return Some(value);
         }
         self.report(
-            Diagnostic::new(
-                Code::UnknownValue,
-                format!("`{}` is not a valid {what}", value.value),
-            )
-            .primary(value.span, format!("unknown {what}"))
-            .help(suggest(&value.value, allowed)),
+            Diagnostic::new(Code::UnknownValue, format!("`{}` is not a valid {what}", value.value))
+                .primary(value.span, format!("unknown {what}"))
+                .help(suggest(&value.value, allowed)),
         );
         None
     }
@@ -316,9 +286,7 @@ mod tests {
 
     #[test]
     fn s3_uris() {
-        assert!(valid_s3_uri(
-            "s3://acme-truststores/accounts/truststore.pem"
-        ));
+        assert!(valid_s3_uri("s3://acme-truststores/accounts/truststore.pem"));
         assert!(!valid_s3_uri("s3://acme-truststores/"));
         assert!(!valid_s3_uri("s3://Acme/x"));
         assert!(!valid_s3_uri("https://acme/x"));

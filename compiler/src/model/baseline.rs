@@ -39,8 +39,7 @@ pub enum ParamType {
 
 impl ParamType {
     /// Every type's spelling.
-    pub const NAMES: &'static [&'static str] =
-        &["string", "integer", "number", "boolean", "s3-uri"];
+    pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "s3-uri"];
 
     /// Parses a type's spelling.
     pub fn parse(text: &str) -> Option<ParamType> {

@@ -36,27 +36,21 @@ impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NameError::Empty => write!(f, "a name cannot be empty"),
-            NameError::TooLong(n) => write!(
-                f,
-                "a name has at most {MAX_NAME_LEN} characters, this one has {n}"
-            ),
+            NameError::TooLong(n) => write!(f, "a name has at most {MAX_NAME_LEN} characters, this one has {n}"),
             NameError::BadStart => write!(f, "a name starts with a lower-case letter"),
             NameError::BadChar(c) => write!(f, "a name holds only a-z, 0-9 and `-`, not {c:?}"),
             NameError::DoubleHyphen => {
                 write!(f, "a name cannot contain `--` (idpc joins names with it)")
             }
             NameError::TrailingHyphen => write!(f, "a name cannot end with `-`"),
-            NameError::Reserved => write!(
-                f,
-                "this name is reserved by Windows and cannot be a file name"
-            ),
+            NameError::Reserved => write!(f, "this name is reserved by Windows and cannot be a file name"),
         }
     }
 }
 
 const RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
 impl Name {

@@ -9,8 +9,7 @@ pub struct AccountId(pub String);
 impl AccountId {
     /// Accepts exactly 12 ASCII digits.
     pub fn parse(text: &str) -> Option<AccountId> {
-        (text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| AccountId(text.to_owned()))
+        (text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())).then(|| AccountId(text.to_owned()))
     }
 }
 
@@ -99,9 +98,7 @@ impl Date {
         }
         let number = |range: std::ops::Range<usize>| -> Option<u16> {
             let part = text.get(range)?;
-            part.bytes()
-                .all(|b| b.is_ascii_digit())
-                .then(|| part.parse().ok())?
+            part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
         };
         let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -164,13 +161,7 @@ pub enum Tier {
 
 impl Tier {
     /// Every tier's spelling.
-    pub const NAMES: &'static [&'static str] = &[
-        "production",
-        "acceptance",
-        "test",
-        "development",
-        "ephemeral",
-    ];
+    pub const NAMES: &'static [&'static str] = &["production", "acceptance", "test", "development", "ephemeral"];
 
     /// Parses a tier's spelling.
     pub fn parse(text: &str) -> Option<Tier> {
@@ -217,8 +208,7 @@ pub enum Method {
 
 impl Method {
     /// Every method's spelling.
-    pub const NAMES: &'static [&'static str] =
-        &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    pub const NAMES: &'static [&'static str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
     /// Parses an upper-case method.
     pub fn parse(text: &str) -> Option<Method> {
@@ -271,10 +261,7 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: Option<&str>) {
-        assert_eq!(
-            Date::parse(text).map(|d| d.to_string()),
-            expected.map(str::to_owned)
-        );
+        assert_eq!(Date::parse(text).map(|d| d.to_string()), expected.map(str::to_owned));
     }
 
     #[test]
@@ -292,13 +279,7 @@ mod tests {
     #[test]
     fn days_since_epoch() {
         assert_eq!(Date::from_days_since_epoch(0).to_string(), "1970-01-01");
-        assert_eq!(
-            Date::from_days_since_epoch(20_785).to_string(),
-            "2026-11-28"
-        );
-        assert_eq!(
-            Date::from_days_since_epoch(11_016).to_string(),
-            "2000-02-29"
-        );
+        assert_eq!(Date::from_days_since_epoch(20_785).to_string(), "2026-11-28");
+        assert_eq!(Date::from_days_since_epoch(11_016).to_string(), "2000-02-29");
     }
 }

@@ -25,11 +25,7 @@ pub struct Instance {
 }
 
 /// Instantiates every baseline use and checks `requires`.
-pub fn instantiate(
-    estate: &Estate,
-    env_account: &[usize],
-    sink: &mut Diagnostics,
-) -> Vec<Instance> {
+pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostics) -> Vec<Instance> {
     let decls: BTreeMap<&Name, usize> = estate
         .baselines
         .iter()
@@ -58,18 +54,11 @@ pub fn instantiate(
                 {
                     continue;
                 }
-                let help = match did_you_mean(
-                    baseline.name.value.as_str(),
-                    decls.keys().map(|n| n.as_str()),
-                ) {
+                let help = match did_you_mean(baseline.name.value.as_str(), decls.keys().map(|n| n.as_str())) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!(
                         "known baselines: {}",
-                        decls
-                            .keys()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        decls.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                     ),
                 };
                 sink.push(
@@ -123,11 +112,7 @@ pub fn instantiate(
     instances
 }
 
-fn parameters(
-    baseline: &BaselineUse,
-    decl: &BaselineDecl,
-    sink: &mut Diagnostics,
-) -> Option<Params> {
+fn parameters(baseline: &BaselineUse, decl: &BaselineDecl, sink: &mut Diagnostics) -> Option<Params> {
     let mut params = Params::new();
     let mut ok = true;
     for (key, value) in &baseline.params {
@@ -141,10 +126,7 @@ fn parameters(
             sink.push(
                 Diagnostic::new(
                     Code::UnknownParameter,
-                    format!(
-                        "baseline `{}` has no parameter `{}`",
-                        decl.name.value, key.value
-                    ),
+                    format!("baseline `{}` has no parameter `{}`", decl.name.value, key.value),
                 )
                 .primary(key.span, "unknown parameter")
                 .help(help),
@@ -160,10 +142,7 @@ fn parameters(
                 sink.push(
                     Diagnostic::new(
                         code,
-                        format!(
-                            "parameter `{}` of baseline `{}` is invalid",
-                            key.value, decl.name.value
-                        ),
+                        format!("parameter `{}` of baseline `{}` is invalid", key.value, decl.name.value),
                     )
                     .primary(value.span, problem)
                     .secondary(param.name.span, "declared here")
@@ -179,12 +158,7 @@ fn parameters(
         }
     }
     for param in &decl.params {
-        if params.contains_key(&param.name.value)
-            || baseline
-                .params
-                .iter()
-                .any(|(k, _)| k.value == param.name.value)
-        {
+        if params.contains_key(&param.name.value) || baseline.params.iter().any(|(k, _)| k.value == param.name.value) {
             continue;
         }
         match (&param.default, param.required) {
@@ -195,19 +169,16 @@ fn parameters(
                 sink.push(
                     Diagnostic::new(
                         Code::MissingParameter,
-                        format!(
-                            "baseline `{}` needs `{}=`",
-                            decl.name.value, param.name.value
-                        ),
+                        format!("baseline `{}` needs `{}=`", decl.name.value, param.name.value),
                     )
-                    .primary(
-                        baseline.name.span,
-                        format!("no `{}=` here", param.name.value),
-                    )
+                    .primary(baseline.name.span, format!("no `{}=` here", param.name.value))
                     .secondary(param.name.span, "declared here")
-                    .help(param.description.clone().unwrap_or_else(|| {
-                        format!("give `{}=` ({})", param.name.value, param.ty.as_str())
-                    })),
+                    .help(
+                        param
+                            .description
+                            .clone()
+                            .unwrap_or_else(|| format!("give `{}=` ({})", param.name.value, param.ty.as_str())),
+                    ),
                 );
                 ok = false;
             }
@@ -219,17 +190,8 @@ fn parameters(
 
 /// Each instance's declaration may require other baselines: on the same account, or (for an
 /// environment) on the same environment or its account.
-fn requires(
-    estate: &Estate,
-    instances: &[Instance],
-    env_account: &[usize],
-    sink: &mut Diagnostics,
-) {
-    let applied = |owner: Owner, name: &Name| {
-        instances
-            .iter()
-            .any(|i| i.owner == owner && &i.name == name)
-    };
+fn requires(estate: &Estate, instances: &[Instance], env_account: &[usize], sink: &mut Diagnostics) {
+    let applied = |owner: Owner, name: &Name| instances.iter().any(|i| i.owner == owner && &i.name == name);
     for instance in instances {
         let decl = &estate.baselines[instance.decl];
         for required in &decl.requires {
@@ -253,10 +215,7 @@ fn requires(
                     )
                     .primary(instance.span, format!("needs `{}`", required.value))
                     .secondary(required.span, "required here")
-                    .help(format!(
-                        "add `baseline \"{}\"` next to this line",
-                        required.value
-                    )),
+                    .help(format!("add `baseline \"{}\"` next to this line", required.value)),
                 );
             }
         }

@@ -93,7 +93,6 @@ impl Resolved {
 /// Resolves every reference; `None` when the estate cannot be resolved at all (no platform or
 /// errors in referenced entities), with the reasons in `sink`.
 pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Resolved> {
-    estate.platform.as_ref()?;
     let tenants = index(&estate.tenants, |t| &t.name);
     let accounts = index(&estate.accounts, |a| &a.name);
     let envs = index(&estate.environments, |e| &e.name);
@@ -116,16 +115,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
     let account_tenant: Vec<Option<usize>> = estate
         .accounts
         .iter()
-        .map(|a| {
-            lookup(
-                &tenants,
-                &estate.broken,
-                &a.tenant,
-                Code::UnknownTenant,
-                "tenant",
-                sink,
-            )
-        })
+        .map(|a| lookup(&tenants, &estate.broken, &a.tenant, Code::UnknownTenant, "tenant", sink))
         .collect();
     let env_account: Vec<Option<usize>> = estate
         .environments
@@ -177,28 +167,23 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         }
         if let (Some(mtls), None) = (&api.security.mtls, &api.domain) {
             sink.push(
-                Diagnostic::new(Code::MtlsWithoutDomain, format!("API `{}` has mTLS but no custom domain", api.name.value))
-                    .primary(mtls.span, "mutual TLS is configured on a custom domain")
-                    .help("add `domain \"...\" certificate=\"arn:aws:acm:...\"` to the API, or remove `mtls`"),
+                Diagnostic::new(
+                    Code::MtlsWithoutDomain,
+                    format!("API `{}` has mTLS but no custom domain", api.name.value),
+                )
+                .primary(mtls.span, "mutual TLS is configured on a custom domain")
+                .help("add `domain \"...\" certificate=\"arn:aws:acm:...\"` to the API, or remove `mtls`"),
             );
         }
     }
     stages.sort_by(|x, y| {
-        let key = |s: &Stage| {
-            (
-                &estate.apis[s.api].name.value,
-                &estate.environments[s.env].name.value,
-            )
-        };
+        let key = |s: &Stage| (&estate.apis[s.api].name.value, &estate.environments[s.env].name.value);
         key(x).cmp(&key(y))
     });
 
     let mut uses = Vec::new();
-    let stage_index: BTreeMap<(usize, usize), usize> = stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| ((s.api, s.env), i))
-        .collect();
+    let stage_index: BTreeMap<(usize, usize), usize> =
+        stages.iter().enumerate().map(|(i, s)| ((s.api, s.env), i)).collect();
     for (a, api) in estate.apis.iter().enumerate() {
         for used in &api.uses {
             let Some(b) = lookup(&apis, &estate.broken, used, Code::UnknownApi, "API", sink) else {
@@ -218,10 +203,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
                             ),
                         )
                         .primary(used.span, format!("not deployed to `{}`", target.value))
-                        .secondary(
-                            target.span,
-                            format!("`{}` is deployed here", api.name.value),
-                        )
+                        .secondary(target.span, format!("`{}` is deployed here", api.name.value))
                         .help(format!(
                             "add `{}` to the `deploy` list of `{}`, or remove it from this one",
                             target.value, used.value
@@ -229,9 +211,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
                     );
                     continue;
                 }
-                if let (Some(&from), Some(&to)) =
-                    (stage_index.get(&(a, e)), stage_index.get(&(b, e)))
-                {
+                if let (Some(&from), Some(&to)) = (stage_index.get(&(a, e)), stage_index.get(&(b, e))) {
                     uses.push(UsesEdge {
                         from,
                         to,
@@ -242,16 +222,12 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         }
     }
 
-    let account_tenant: Vec<usize> = account_tenant
-        .into_iter()
-        .map(|t| t.unwrap_or(usize::MAX))
-        .collect();
-    let env_account: Vec<usize> = env_account
-        .into_iter()
-        .map(|a| a.unwrap_or(usize::MAX))
-        .collect();
+    let account_tenant: Vec<usize> = account_tenant.into_iter().map(|t| t.unwrap_or(usize::MAX)).collect();
+    let env_account: Vec<usize> = env_account.into_iter().map(|a| a.unwrap_or(usize::MAX)).collect();
     let instances = baselines::instantiate(&estate, &env_account, sink);
-    if sink.error_count() > errors_before {
+    // Without a platform (missing, or dropped for its own errors) regions are unknown: every
+    // check above still ran, the per-stage ones below cannot.
+    if sink.error_count() > errors_before || estate.platform.is_none() {
         return None;
     }
     let resolved = Resolved {
@@ -279,11 +255,7 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
             arns.push((arn, api.backend.span, "Lambda function"));
         }
         if let Some(domain) = &api.domain {
-            arns.push((
-                &domain.certificate.value,
-                domain.certificate.span,
-                "certificate",
-            ));
+            arns.push((&domain.certificate.value, domain.certificate.span, "certificate"));
         }
         for (arn, span, what) in arns {
             if &arn.region != region {
@@ -312,7 +284,10 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
                 sink.push(
                     Diagnostic::new(
                         Code::MissingJwtAuthorizer,
-                        format!("`{}` validates JWTs, but account `{}` has no `jwt-authorizer` baseline", api.name.value, account.name.value),
+                        format!(
+                            "`{}` validates JWTs, but account `{}` has no `jwt-authorizer` baseline",
+                            api.name.value, account.name.value
+                        ),
                     )
                     .primary(jwt.span, "needs the account's JWT authorizer")
                     .secondary(account.name.span, "account without it")
