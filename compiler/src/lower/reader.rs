@@ -135,7 +135,11 @@ impl Ctx<'_> {
                 Some(key) => {
                     let key_text = key.value();
                     if !shape.any_props && !shape.props.contains(&key_text) {
-                        let help = if shape.props.is_empty() {
+                        let help = if shape.children.contains(&key_text) {
+                            format!(
+                                "`{key_text}` is a node: write `{key_text} ...` on its own line inside the block of `{what}`"
+                            )
+                        } else if shape.props.is_empty() {
                             format!("`{what}` takes no properties")
                         } else {
                             suggest(key_text, shape.props)
@@ -166,7 +170,10 @@ impl Ctx<'_> {
             self.report(
                 Diagnostic::new(
                     Code::MissingArgument,
-                    format!("`{what}` needs {} more argument(s)", missing),
+                    format!(
+                        "`{what}` needs {missing} more argument{}",
+                        if missing == 1 { "" } else { "s" }
+                    ),
                 )
                 .primary(self.name_span(node), format!("`{what}` is incomplete")),
             );

@@ -32,6 +32,31 @@ pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostic
         .enumerate()
         .map(|(i, b)| (&b.name.value, i))
         .collect();
+    for decl in &estate.baselines {
+        for required in &decl.requires {
+            let known = decls.contains_key(&required.value)
+                || estate
+                    .broken
+                    .contains(&("baseline", required.value.as_str().to_owned()));
+            if !known {
+                let help = match did_you_mean(required.value.as_str(), decls.keys().map(|n| n.as_str())) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "a baseline can only require baselines the stdlib or the estate defines".to_owned(),
+                };
+                sink.push(
+                    Diagnostic::new(
+                        Code::UnknownBaseline,
+                        format!(
+                            "baseline `{}` requires an unknown baseline `{}`",
+                            decl.name.value, required.value
+                        ),
+                    )
+                    .primary(required.span, "unknown baseline")
+                    .help(help),
+                );
+            }
+        }
+    }
     let mut instances = Vec::new();
     let owners = estate
         .accounts
@@ -204,7 +229,8 @@ fn requires(estate: &Estate, instances: &[Instance], env_account: &[usize], sink
                             .is_some_and(|&a| applied(Owner::Account(a), &required.value))
                 }
             };
-            if !found {
+            let declared = estate.baselines.iter().any(|b| b.name.value == required.value);
+            if !found && declared {
                 sink.push(
                     Diagnostic::new(
                         Code::MissingRequiredBaseline,
