@@ -162,7 +162,12 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         })
         .collect();
     unreadable |= sink.has_errors();
-    let estate = lower::lower(&lowering, !unreadable, &mut sink);
+    // The stdlib is lowered first, so that an estate baseline reusing a stdlib name is the
+    // one reported as the duplicate.
+    let (mut ordered, estate_files): (Vec<_>, Vec<_>) =
+        lowering.into_iter().partition(|f| f.path.starts_with(stdlib::PREFIX));
+    ordered.extend(estate_files);
+    let estate = lower::lower(&ordered, !unreadable, &mut sink);
 
     // A file that could not be read at all hides its declarations: resolving the rest would
     // only report references to them as unknown.
