@@ -18,22 +18,13 @@ struct Settings {
 }
 
 fn settings(dir: &Path) -> Settings {
-    let mut settings = Settings {
-        today: TODAY.to_owned(),
-        expect: Vec::new(),
-    };
+    let mut settings = Settings { today: TODAY.to_owned(), expect: Vec::new() };
     let Ok(text) = std::fs::read_to_string(dir.join("case.kdl")) else {
         return settings;
     };
-    let doc: kdl::KdlDocument = text
-        .parse()
-        .unwrap_or_else(|e| panic!("{}: bad case.kdl: {e:?}", dir.display()));
+    let doc: kdl::KdlDocument = text.parse().unwrap_or_else(|e| panic!("{}: bad case.kdl: {e:?}", dir.display()));
     for node in doc.nodes() {
-        let arg = node
-            .entries()
-            .iter()
-            .find(|e| e.name().is_none())
-            .and_then(|e| e.value().as_string());
+        let arg = node.entries().iter().find(|e| e.name().is_none()).and_then(|e| e.value().as_string());
         match (node.name().value(), arg) {
             ("today", Some(date)) => settings.today = date.to_owned(),
             ("expect", Some(code)) => {
@@ -68,11 +59,7 @@ fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     snapshot(name, "diagnostics", &rendered);
     snapshot(name, "manifest.json", &String::from_utf8_lossy(&output.manifest));
     for artifact in &output.artifacts {
-        snapshot(
-            name,
-            &artifact.path.replace('/', "__"),
-            &String::from_utf8_lossy(&artifact.bytes),
-        );
+        snapshot(name, &artifact.path.replace('/', "__"), &String::from_utf8_lossy(&artifact.bytes));
     }
     Ok(())
 }

@@ -22,20 +22,15 @@ fn examples() -> Vec<(String, PathBuf)> {
 
 fn output_files(files: &[RawFile]) -> Vec<(String, Vec<u8>)> {
     let compilation = compile_files(files, TODAY);
-    let output = compilation
-        .output
-        .as_ref()
-        .unwrap_or_else(|| panic!("no output:\n{}", render_diagnostics(&compilation)));
+    let output =
+        compilation.output.as_ref().unwrap_or_else(|| panic!("no output:\n{}", render_diagnostics(&compilation)));
     output.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect()
 }
 
 /// The estate's top-level nodes, each as its own source text, in file order.
 fn node_texts(files: &[RawFile]) -> Vec<String> {
     let mut nodes = Vec::new();
-    for file in files
-        .iter()
-        .filter(|f| f.path.ends_with(".kdl") && !f.path.starts_with("baselines/"))
-    {
+    for file in files.iter().filter(|f| f.path.ends_with(".kdl") && !f.path.starts_with("baselines/")) {
         let text = String::from_utf8(file.bytes.clone()).expect("utf-8");
         let doc: kdl::KdlDocument = text.parse().expect("example parses");
         for node in doc.nodes() {
@@ -57,10 +52,7 @@ fn resplit(files: &[RawFile], order: &[usize], parts: usize) -> Vec<RawFile> {
     let mut out: Vec<RawFile> = texts
         .into_iter()
         .enumerate()
-        .map(|(i, t)| RawFile {
-            path: format!("part-{}/f{i}.kdl", parts - i),
-            bytes: t.into_bytes(),
-        })
+        .map(|(i, t)| RawFile { path: format!("part-{}/f{i}.kdl", parts - i), bytes: t.into_bytes() })
         .collect();
     out.extend(files.iter().filter(|f| f.path.starts_with("baselines/")).cloned());
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -71,11 +63,7 @@ fn resplit(files: &[RawFile], order: &[usize], parts: usize) -> Vec<RawFile> {
 fn examples_compile_cleanly_and_match_snapshots() {
     for (name, dir) in examples() {
         let compilation = compile_files(&load(&dir), TODAY);
-        assert!(
-            compilation.diagnostics.is_empty(),
-            "{name}:\n{}",
-            render_diagnostics(&compilation)
-        );
+        assert!(compilation.diagnostics.is_empty(), "{name}:\n{}", render_diagnostics(&compilation));
         let output = compilation.output.expect("output");
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(repo_root().join("snapshots/examples").join(&name));
@@ -84,10 +72,7 @@ fn examples_compile_cleanly_and_match_snapshots() {
         settings.bind(|| {
             insta::assert_snapshot!("manifest.json", String::from_utf8_lossy(&output.manifest));
             for artifact in &output.artifacts {
-                insta::assert_snapshot!(
-                    artifact.path.replace('/', "__"),
-                    String::from_utf8_lossy(&artifact.bytes)
-                );
+                insta::assert_snapshot!(artifact.path.replace('/', "__"), String::from_utf8_lossy(&artifact.bytes));
             }
         });
     }
@@ -103,13 +88,7 @@ fn output_is_identical_across_runs_splits_and_orders() {
         let forward: Vec<usize> = (0..count).collect();
         let reversed: Vec<usize> = (0..count).rev().collect();
         let interleaved: Vec<usize> = (0..count).step_by(2).chain((1..count).step_by(2)).collect();
-        for (order, parts) in [
-            (&forward, 1),
-            (&reversed, 1),
-            (&reversed, 3),
-            (&interleaved, 2),
-            (&forward, count),
-        ] {
+        for (order, parts) in [(&forward, 1), (&reversed, 1), (&reversed, 3), (&interleaved, 2), (&forward, count)] {
             assert_eq!(
                 output_files(&resplit(&files, order, parts)),
                 expected,
@@ -123,12 +102,7 @@ fn output_is_identical_across_runs_splits_and_orders() {
 fn reference_estate_plan_has_the_contract_shape() {
     let compilation = compile_files(&load(&repo_root().join("examples/reference")), TODAY);
     let plan = compilation.plan.expect("plan");
-    let by_name = |n: &str| {
-        plan.stacks
-            .iter()
-            .find(|s| s.name == n)
-            .unwrap_or_else(|| panic!("no stack {n}"))
-    };
+    let by_name = |n: &str| plan.stacks.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("no stack {n}"));
     assert_eq!(plan.stacks.len(), 10);
     let wave = |n: &str| by_name(n).wave;
     for stage in [
@@ -140,15 +114,8 @@ fn reference_estate_plan_has_the_contract_shape() {
     ] {
         let stack = format!("idpc-api-{stage}");
         let env = stage.split("--").nth(1).unwrap();
-        let account = if env == "acme-prod" {
-            "idpc-account-acme-prod"
-        } else {
-            "idpc-account-acme-dev"
-        };
-        assert!(
-            wave(&stack) > wave(account),
-            "{stack} must follow the jwt-authorizer stack {account}"
-        );
+        let account = if env == "acme-prod" { "idpc-account-acme-prod" } else { "idpc-account-acme-dev" };
+        assert!(wave(&stack) > wave(account), "{stack} must follow the jwt-authorizer stack {account}");
     }
     for env in ["acme-prod", "acme-test"] {
         assert!(wave(&format!("idpc-api-payments--{env}")) > wave(&format!("idpc-api-accounts--{env}")));

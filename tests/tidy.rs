@@ -31,21 +31,11 @@ fn every_code_has_a_page_and_a_case() {
     let cases: BTreeSet<String> = std::fs::read_dir(repo_root().join("tests/cases/err"))
         .expect("err cases")
         .filter_map(Result::ok)
-        .map(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .split("--")
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        })
+        .map(|e| e.file_name().to_string_lossy().split("--").next().unwrap_or_default().to_owned())
         .collect();
     for code in Code::ALL {
         let page = code.explain();
-        assert!(
-            page.starts_with(&format!("# {}", code.name())),
-            "{code}: page must start with its title"
-        );
+        assert!(page.starts_with(&format!("# {}", code.name())), "{code}: page must start with its title");
         assert!(page.contains("## What to do"), "{code}: page must say what to do");
         if !NO_CASE.contains(&code.name()) {
             assert!(cases.contains(code.name()), "{code}: no tests/cases/err/{code}*");
@@ -74,11 +64,7 @@ fn stdlib_list_equals_folder() {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path
-                    .strip_prefix(&root)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                let rel = path.strip_prefix(&root).expect("inside").to_string_lossy().replace('\\', "/");
                 on_disk.push(format!("{}{rel}", idpc::stdlib::PREFIX));
             }
         }
@@ -122,11 +108,7 @@ fn imports_follow_the_pipeline() {
     let layer = |module: &str| layers.iter().find(|(m, _)| *m == module).map(|(_, l)| *l);
     let src = repo_root().join("compiler/src");
     for path in rust_files(&src) {
-        let rel = path
-            .strip_prefix(&src)
-            .expect("inside")
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = path.strip_prefix(&src).expect("inside").to_string_lossy().replace('\\', "/");
         let module = rel.split('/').next().unwrap_or_default().trim_end_matches(".rs");
         let Some(own) = layer(module) else { continue };
         let text = std::fs::read_to_string(&path).expect("readable");

@@ -89,10 +89,7 @@ pub struct Graph {
 impl Graph {
     /// Builds the entity graph of a resolved estate.
     pub fn build(resolved: &Resolved) -> Graph {
-        let mut g = Graph {
-            graph: DiGraph::new(),
-            nodes: BTreeMap::new(),
-        };
+        let mut g = Graph { graph: DiGraph::new(), nodes: BTreeMap::new() };
         let estate = &resolved.estate;
         g.node(Entity::Platform);
         for t in 0..estate.tenants.len() {
@@ -120,22 +117,12 @@ impl Graph {
                             || matches!((instance.owner, o.owner), (Owner::Environment(e), Owner::Account(a)) if resolved.env_account[e] == a))
                 });
                 if let Some(target) = target {
-                    g.edge(
-                        Entity::Instance(i),
-                        Entity::Instance(target),
-                        EdgeKind::Requires,
-                        Some(required.span),
-                    );
+                    g.edge(Entity::Instance(i), Entity::Instance(target), EdgeKind::Requires, Some(required.span));
                 }
             }
         }
         for (s, stage) in resolved.stages.iter().enumerate() {
-            g.edge(
-                Entity::Stage(s),
-                Entity::Environment(stage.env),
-                EdgeKind::Contains,
-                None,
-            );
+            g.edge(Entity::Stage(s), Entity::Environment(stage.env), EdgeKind::Contains, None);
             let account = resolved.env_account[stage.env];
             for (i, instance) in resolved.instances.iter().enumerate() {
                 let authorizer = estate.apis[stage.api].security.jwt.is_some()
@@ -149,12 +136,7 @@ impl Graph {
             }
         }
         for edge in &resolved.uses {
-            g.edge(
-                Entity::Stage(edge.from),
-                Entity::Stage(edge.to),
-                EdgeKind::Uses,
-                Some(edge.span),
-            );
+            g.edge(Entity::Stage(edge.from), Entity::Stage(edge.to), EdgeKind::Uses, Some(edge.span));
         }
         g
     }
@@ -184,11 +166,7 @@ impl Graph {
                 .graph
                 .edge_references()
                 .filter(|e| members.contains(&e.source()) && members.contains(&e.target()))
-                .filter_map(|e| {
-                    e.weight()
-                        .1
-                        .map(|span| (span, self.graph[e.source()], self.graph[e.target()]))
-                })
+                .filter_map(|e| e.weight().1.map(|span| (span, self.graph[e.source()], self.graph[e.target()])))
                 .collect();
             if edges.is_empty() {
                 continue;
@@ -202,18 +180,12 @@ impl Graph {
             let mut names: Vec<String> = members.iter().map(|&m| describe(resolved, self.graph[m])).collect();
             names.sort();
             names.dedup();
-            let mut diagnostic = Diagnostic::new(
-                Code::DependencyCycle,
-                format!("dependency cycle between {}", names.join(", ")),
-            )
-            .help("break the cycle: one of these must not depend on the others");
+            let mut diagnostic =
+                Diagnostic::new(Code::DependencyCycle, format!("dependency cycle between {}", names.join(", ")))
+                    .help("break the cycle: one of these must not depend on the others");
             for (i, (span, from, to)) in edges.iter().enumerate() {
                 let label = format!("{} depends on {}", describe(resolved, *from), describe(resolved, *to));
-                diagnostic = if i == 0 {
-                    diagnostic.primary(*span, label)
-                } else {
-                    diagnostic.secondary(*span, label)
-                };
+                diagnostic = if i == 0 { diagnostic.primary(*span, label) } else { diagnostic.secondary(*span, label) };
             }
             sink.push(diagnostic);
         }
@@ -314,12 +286,8 @@ impl Graph {
         stacks.sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
         let position: BTreeMap<StackKind, usize> = stacks.iter().enumerate().map(|(i, s)| (s.kind, i)).collect();
         for stack in &mut stacks {
-            let mut deps: Vec<usize> = depends
-                .get(&stack.kind)
-                .into_iter()
-                .flatten()
-                .filter_map(|d| position.get(d).copied())
-                .collect();
+            let mut deps: Vec<usize> =
+                depends.get(&stack.kind).into_iter().flatten().filter_map(|d| position.get(d).copied()).collect();
             deps.sort_unstable();
             stack.depends_on = deps;
         }
@@ -330,11 +298,7 @@ impl Graph {
 fn account_of(resolved: &Resolved, a: usize) -> (String, Option<String>, Region) {
     let account = &resolved.estate.accounts[a];
     let region = resolved.account_region(a).clone();
-    (
-        account.name.value.to_string(),
-        account.id.as_ref().map(|id| id.value.0.clone()),
-        region,
-    )
+    (account.name.value.to_string(), account.id.as_ref().map(|id| id.value.0.clone()), region)
 }
 
 /// A short human description of an entity for messages.
@@ -355,10 +319,7 @@ pub fn describe(resolved: &Resolved, entity: Entity) -> String {
         }
         Entity::Stage(s) => {
             let stage = &resolved.stages[s];
-            format!(
-                "`{}` in `{}`",
-                estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
-            )
+            format!("`{}` in `{}`", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
         }
     }
 }

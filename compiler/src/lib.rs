@@ -56,9 +56,7 @@ pub struct Compilation {
 impl Compilation {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == diagnostics::Severity::Error)
+        self.diagnostics.iter().any(|d| d.severity == diagnostics::Severity::Error)
     }
 }
 
@@ -67,11 +65,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     let mut sink = Diagnostics::new();
     let mut sources = SourceSet::new();
     let mut documents = Vec::new();
-    let total: usize = files
-        .iter()
-        .filter(|f| source::classify(&f.path).is_some())
-        .map(|f| f.bytes.len())
-        .sum();
+    let total: usize = files.iter().filter(|f| source::classify(&f.path).is_some()).map(|f| f.bytes.len()).sum();
     if total > source::MAX_ESTATE_BYTES {
         // Refused before anything is parsed: reading this much is the problem.
         let largest = files.iter().max_by_key(|f| f.bytes.len());
@@ -81,23 +75,12 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         )
         .help("check that the estate folder holds only spec files; generated files belong elsewhere");
         if let Some(largest) = largest {
-            let file = sources.add(
-                &largest.path,
-                String::from_utf8_lossy(&largest.bytes).into_owned(),
-                FileKind::Spec,
-            );
-            diagnostic = diagnostic.primary(
-                Span::new(file, 0, 0),
-                format!("the largest file, {} bytes", largest.bytes.len()),
-            );
+            let file = sources.add(&largest.path, String::from_utf8_lossy(&largest.bytes).into_owned(), FileKind::Spec);
+            diagnostic =
+                diagnostic.primary(Span::new(file, 0, 0), format!("the largest file, {} bytes", largest.bytes.len()));
         }
         sink.push(diagnostic);
-        return Compilation {
-            sources,
-            diagnostics: sink.into_sorted(),
-            plan: None,
-            output: None,
-        };
+        return Compilation { sources, diagnostics: sink.into_sorted(), plan: None, output: None };
     }
     for raw in files {
         let Some(kind) = source::classify(&raw.path) else {
@@ -120,12 +103,9 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         let file = sources.add(&raw.path, text, kind);
         if size > source::MAX_FILE_BYTES {
             sink.push(
-                Diagnostic::new(
-                    Code::FileTooLarge,
-                    format!("`{}` is {size} bytes; the limit is 1 MiB", raw.path),
-                )
-                .primary(Span::new(file, 0, 0), "file starts here")
-                .help("split the file; no estate file needs to be this large"),
+                Diagnostic::new(Code::FileTooLarge, format!("`{}` is {size} bytes; the limit is 1 MiB", raw.path))
+                    .primary(Span::new(file, 0, 0), "file starts here")
+                    .help("split the file; no estate file needs to be this large"),
             );
             continue;
         }
@@ -153,12 +133,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         .iter()
         .filter_map(|(file, kind, document)| {
             let path = sources.file(*file)?.path.as_str();
-            Some(lower::ParsedFile {
-                file: *file,
-                path,
-                kind: *kind,
-                document,
-            })
+            Some(lower::ParsedFile { file: *file, path, kind: *kind, document })
         })
         .collect();
     unreadable |= sink.has_errors();
@@ -173,11 +148,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     // only report references to them as unknown.
     let mut plan = None;
     let mut output = None;
-    let resolved = if unreadable {
-        None
-    } else {
-        resolve::resolve(estate, options.today, &mut sink)
-    };
+    let resolved = if unreadable { None } else { resolve::resolve(estate, options.today, &mut sink) };
     if let Some(resolved) = resolved {
         let graph = Graph::build(&resolved);
         if graph.check_cycles(&resolved, &mut sink) {
@@ -191,18 +162,11 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     if sink.has_errors() {
         output = None;
     }
-    Compilation {
-        sources,
-        diagnostics: sink.into_sorted(),
-        plan,
-        output,
-    }
+    Compilation { sources, diagnostics: sink.into_sorted(), plan, output }
 }
 
 /// Today's UTC date from the system clock.
 pub fn today_utc() -> Date {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Date::from_days_since_epoch((seconds / 86_400) as i64)
 }

@@ -70,10 +70,7 @@ fn parse_date(text: &str) -> Result<Date, String> {
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let message = info
             .payload()
             .downcast_ref::<&str>()
@@ -115,33 +112,14 @@ fn compile_estate(common: &Common, out: Option<&PathBuf>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let options = Options {
-        today: common.today.unwrap_or_else(idpc::today_utc),
-    };
+    let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
     let compilation = compile(&files, &options);
-    eprint!(
-        "{}",
-        human::render(&compilation.diagnostics, &compilation.sources, style())
-    );
-    let errors = compilation
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    eprint!("{}", human::render(&compilation.diagnostics, &compilation.sources, style()));
+    let errors = compilation.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = compilation.diagnostics.len() - errors;
-    let counts = format!(
-        "{} error{}, {} warning{}",
-        errors,
-        plural(errors),
-        warnings,
-        plural(warnings)
-    );
+    let counts = format!("{} error{}, {} warning{}", errors, plural(errors), warnings, plural(warnings));
     if errors > 0 {
-        let what = if out.is_some() {
-            "nothing was written"
-        } else {
-            "the estate is invalid"
-        };
+        let what = if out.is_some() { "nothing was written" } else { "the estate is invalid" };
         eprintln!("error: {counts}; {what}");
         return EXIT_INVALID;
     }

@@ -30,10 +30,7 @@ pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
         StackKind::Environment(e) => format!("idpc-env-{}", estate.environments[e].name.value),
         StackKind::Stage(s) => {
             let stage = &resolved.stages[s];
-            format!(
-                "idpc-api-{}--{}",
-                estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
-            )
+            format!("idpc-api-{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
         }
     }
 }
@@ -41,10 +38,7 @@ pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
 /// The API Gateway REST API name of a stage: also the `apiname` tag Datadog selects on.
 pub fn rest_api_name(resolved: &Resolved, stage: &Stage) -> String {
     let estate = &resolved.estate;
-    format!(
-        "{}--{}",
-        estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
-    )
+    format!("{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
 }
 
 /// The API Gateway stage name of a stage: also the `stage` tag Datadog selects on.
@@ -55,21 +49,14 @@ pub fn stage_name(resolved: &Resolved, stage: &Stage) -> String {
 /// The path under OUT of a stage's OpenAPI document.
 pub fn openapi_path(resolved: &Resolved, stage: &Stage) -> String {
     let estate = &resolved.estate;
-    format!(
-        "apis/{}/{}/openapi.json",
-        estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
-    )
+    format!("apis/{}/{}/openapi.json", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
 }
 
 /// Stack tags: the platform's tags, then idpc's own `idpc:*` tags for the stack's scope.
 pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, String> {
     let estate = &resolved.estate;
-    let mut tags: BTreeMap<String, String> = resolved
-        .platform()
-        .tags
-        .iter()
-        .map(|(k, v)| (k.value.clone(), v.value.clone()))
-        .collect();
+    let mut tags: BTreeMap<String, String> =
+        resolved.platform().tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
     tags.insert("idpc:platform".into(), resolved.platform().name.value.to_string());
     let account = match kind {
         StackKind::Organisation => None,

@@ -18,15 +18,9 @@ pub const MAX_DEPTH: usize = 64;
 pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocument> {
     if let Some(offset) = too_deep(text, MAX_DEPTH) {
         sink.push(
-            Diagnostic::new(
-                Code::NestingTooDeep,
-                format!("children blocks nested more than {MAX_DEPTH} levels deep"),
-            )
-            .primary(
-                Span::new(file, offset, offset + 1),
-                format!("level {} starts here", MAX_DEPTH + 1),
-            )
-            .help("no idpc node nests more than a few levels; look for an unclosed or repeated `{`"),
+            Diagnostic::new(Code::NestingTooDeep, format!("children blocks nested more than {MAX_DEPTH} levels deep"))
+                .primary(Span::new(file, offset, offset + 1), format!("level {} starts here", MAX_DEPTH + 1))
+                .help("no idpc node nests more than a few levels; look for an unclosed or repeated `{`"),
         );
         return None;
     }
@@ -38,10 +32,7 @@ pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocu
                 let (start, end) = if start == 0 && len > 1 {
                     // kdl 6.7.1 reports an incomplete value as the whole prefix from offset 0:
                     // the failure is at the end of that prefix.
-                    let last = text
-                        .get(..len)
-                        .and_then(|s| s.char_indices().last())
-                        .map_or(0, |(i, _)| i);
+                    let last = text.get(..len).and_then(|s| s.char_indices().last()).map_or(0, |(i, _)| i);
                     (last, len)
                 } else {
                     (start, start + len.max(1))

@@ -31,11 +31,7 @@ impl Span {
     /// A span covering `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Span {
-            file,
-            start: clamp(start),
-            end: clamp(end.max(start)),
-        }
+        Span { file, start: clamp(start), end: clamp(end.max(start)) }
     }
 
     /// The span of a kdl node, entry or identifier.
@@ -105,11 +101,7 @@ impl SourceSet {
     /// Adds a file and returns its id.
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>, kind: FileKind) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile {
-            path: path.into(),
-            text: text.into(),
-            kind,
-        });
+        self.files.push(SourceFile { path: path.into(), text: text.into(), kind });
         id
     }
 
@@ -125,11 +117,7 @@ impl SourceSet {
 
     /// Total bytes of the estate's own files (the stdlib does not count).
     pub fn estate_bytes(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|f| !f.path.starts_with(crate::stdlib::PREFIX))
-            .map(|f| f.text.len())
-            .sum()
+        self.files.iter().filter(|f| !f.path.starts_with(crate::stdlib::PREFIX)).map(|f| f.text.len()).sum()
     }
 
     /// `path:line:column` of a span's start, for messages and tests.
@@ -197,10 +185,7 @@ pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
         let Ok(relative) = entry.path().strip_prefix(root) else {
             continue;
         };
-        let path: Vec<String> = relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let path: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let path = path.join("/");
         if classify(&path).is_none() {
             continue;
@@ -232,11 +217,7 @@ mod tests {
     use super::*;
 
     fn check(text: &str, offset: u32, expected: (usize, usize)) {
-        let file = SourceFile {
-            path: "a.kdl".into(),
-            text: text.into(),
-            kind: FileKind::Spec,
-        };
+        let file = SourceFile { path: "a.kdl".into(), text: text.into(), kind: FileKind::Spec };
         assert_eq!(file.line_col(offset), expected);
     }
 

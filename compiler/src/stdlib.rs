@@ -10,18 +10,10 @@ pub const PREFIX: &str = "<stdlib>/";
 
 macro_rules! file {
     (Decl $path:literal) => {
-        (
-            concat!("<stdlib>/", $path),
-            FileKind::BaselineDecl,
-            include_str!(concat!("../../stdlib/", $path)),
-        )
+        (concat!("<stdlib>/", $path), FileKind::BaselineDecl, include_str!(concat!("../../stdlib/", $path)))
     };
     (Compliance $path:literal) => {
-        (
-            concat!("<stdlib>/", $path),
-            FileKind::Compliance,
-            include_str!(concat!("../../stdlib/", $path)),
-        )
+        (concat!("<stdlib>/", $path), FileKind::Compliance, include_str!(concat!("../../stdlib/", $path)))
     };
 }
 /// Every stdlib file: (pseudo-path, kind, text).

@@ -43,9 +43,7 @@ pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
-    let name = out
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.idpc-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| WriteError::Io(staging.clone(), e))?;
@@ -70,16 +68,8 @@ fn check_replaceable(out: &Path) -> Result<(), WriteError> {
     let ours = fs::read(out.join(manifest::PATH))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|m| {
-            m.get("format")
-                .and_then(|f| f.as_str())
-                .is_some_and(|f| f.starts_with("idpc-manifest/"))
-        });
-    if empty || ours {
-        Ok(())
-    } else {
-        Err(WriteError::NotOurs(out.to_path_buf()))
-    }
+        .is_some_and(|m| m.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.starts_with("idpc-manifest/")));
+    if empty || ours { Ok(()) } else { Err(WriteError::NotOurs(out.to_path_buf())) }
 }
 
 fn fill(staging: &Path, output: &Output) -> Result<(), WriteError> {

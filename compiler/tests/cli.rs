@@ -60,11 +60,7 @@ fn builds_the_reference_estate() {
     let out = dir.path().join("out");
     let result = build(&reference(), &out);
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
-    assert!(
-        stderr(&result).contains("built 10 stacks and 5 artifacts"),
-        "{}",
-        stderr(&result)
-    );
+    assert!(stderr(&result).contains("built 10 stacks and 5 artifacts"), "{}", stderr(&result));
     let files = tree(&out);
     assert_eq!(files.len(), 6, "{:?}", files.keys());
     assert!(files.contains_key("manifest.json"));
@@ -90,20 +86,12 @@ fn every_err_case_leaves_out_untouched() {
     let out = dir.path().join("out");
     assert_eq!(build(&reference(), &out).status.code(), Some(0));
     let before = tree(&out);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/cases/err"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
+    let mut cases: Vec<PathBuf> =
+        std::fs::read_dir(repo().join("tests/cases/err")).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
     cases.sort();
     let mut checked = 0;
     for case in cases {
-        if case
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("environment-expired")
-        {
+        if case.file_name().unwrap().to_string_lossy().starts_with("environment-expired") {
             continue; // a warning: that build succeeds
         }
         let estate = dir.path().join("estate");
@@ -152,10 +140,7 @@ fn refuses_to_replace_a_folder_that_is_not_an_idpc_output() {
 #[test]
 fn usage_and_io_failures_exit_2() {
     assert_eq!(idpc(&["check", "/nonexistent/estate"]).status.code(), Some(2));
-    assert_eq!(
-        idpc(&["check", &reference(), "--today", "2026-13-01"]).status.code(),
-        Some(2)
-    );
+    assert_eq!(idpc(&["check", &reference(), "--today", "2026-13-01"]).status.code(), Some(2));
     assert_eq!(idpc(&["explain", "no-such-code"]).status.code(), Some(2));
     assert_eq!(idpc(&["frobnicate"]).status.code(), Some(2));
     let empty = tempfile::tempdir().unwrap();
@@ -183,10 +168,7 @@ fn today_comes_from_the_environment_and_expired_environments_are_dropped() {
         .unwrap();
     let text = stderr(&result);
     assert_eq!(result.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("environment `acme-pr-1234` expired on 2027-12-31"),
-        "{text}"
-    );
+    assert!(text.contains("environment `acme-pr-1234` expired on 2027-12-31"), "{text}");
     assert!(text.contains("1 warning"), "{text}");
     assert!(!out.join("apis/accounts/acme-pr-1234").exists());
     assert!(out.join("apis/accounts/acme-test/openapi.json").exists());
@@ -195,21 +177,13 @@ fn today_comes_from_the_environment_and_expired_environments_are_dropped() {
 #[test]
 fn piped_diagnostics_have_no_escape_codes_and_name_file_line_column() {
     let result = Command::new(env!("CARGO_BIN_EXE_idpc"))
-        .args([
-            "check",
-            repo().join("tests/cases/err/unknown-account").to_str().unwrap(),
-            "--today",
-            TODAY,
-        ])
+        .args(["check", repo().join("tests/cases/err/unknown-account").to_str().unwrap(), "--today", TODAY])
         .output()
         .unwrap();
     let text = stderr(&result);
     assert_eq!(result.status.code(), Some(1));
     assert!(!text.contains('\u{1b}'), "{text}");
-    assert!(
-        text.contains("unknown-account") && text.contains("main.kdl:18:25"),
-        "{text}"
-    );
+    assert!(text.contains("unknown-account") && text.contains("main.kdl:18:25"), "{text}");
 }
 
 #[test]

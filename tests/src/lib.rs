@@ -13,17 +13,12 @@ pub const TODAY: &str = "2026-11-28";
 
 /// The repository's top folder.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// Options with `today` pinned.
 pub fn options(today: &str) -> Options {
-    Options {
-        today: Date::parse(today).expect("valid test date"),
-    }
+    Options { today: Date::parse(today).expect("valid test date") }
 }
 
 /// Reads an estate folder, leaving out a top-level `case.kdl` (the case's own settings).
@@ -49,10 +44,7 @@ pub fn locations(compilation: &Compilation) -> Vec<(String, String)> {
         .diagnostics
         .iter()
         .map(|d| {
-            let at = d
-                .primary_span()
-                .map(|s| compilation.sources.location(s))
-                .unwrap_or_else(|| "<estate>".into());
+            let at = d.primary_span().map(|s| compilation.sources.location(s)).unwrap_or_else(|| "<estate>".into());
             (d.code.name().to_owned(), at)
         })
         .collect()

@@ -23,32 +23,18 @@ pub struct Style {
 
 impl Style {
     /// No colour, 100 columns: what tests and pipes get.
-    pub const PLAIN: Style = Style {
-        color: false,
-        width: 100,
-    };
+    pub const PLAIN: Style = Style { color: false, width: 100 };
 }
 
 /// Renders diagnostics one after another, each followed by a blank line.
 pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, style: Style) -> String {
-    let theme = if style.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(style.width)
-        .with_links(false);
+    let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
         let report = Report::build(diagnostic, sources);
         if handler.render_report(&mut out, &report).is_err() {
-            out.push_str(&format!(
-                "{}[{}]: {}\n",
-                diagnostic.severity.name(),
-                diagnostic.code,
-                diagnostic.message
-            ));
+            out.push_str(&format!("{}[{}]: {}\n", diagnostic.severity.name(), diagnostic.code, diagnostic.message));
         }
         out.push('\n');
     }
@@ -57,16 +43,8 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, style: Style) -> 
 
 /// One line per diagnostic: `file:line:col: severity[code]: message`.
 pub fn render_short(diagnostic: &Diagnostic, sources: &SourceSet) -> String {
-    let location = diagnostic
-        .primary_span()
-        .map(|s| sources.location(s))
-        .unwrap_or_else(|| "<estate>".into());
-    format!(
-        "{location}: {}[{}]: {}",
-        diagnostic.severity.name(),
-        diagnostic.code,
-        escape(&diagnostic.message)
-    )
+    let location = diagnostic.primary_span().map(|s| sources.location(s)).unwrap_or_else(|| "<estate>".into());
+    format!("{location}: {}[{}]: {}", diagnostic.severity.name(), diagnostic.code, escape(&diagnostic.message))
 }
 
 /// Escapes control, bidi and other invisible formatting characters (newlines kept).
@@ -144,9 +122,7 @@ impl Report {
 }
 
 fn named_source(sources: &SourceSet, file: FileId) -> Option<NamedSource<String>> {
-    sources
-        .file(file)
-        .map(|f| NamedSource::new(&f.path, f.text.clone()).with_language("kdl"))
+    sources.file(file).map(|f| NamedSource::new(&f.path, f.text.clone()).with_language("kdl"))
 }
 
 impl fmt::Display for Report {
@@ -159,11 +135,7 @@ impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        if self.code.is_empty() {
-            None
-        } else {
-            Some(Box::new(&self.code))
-        }
+        if self.code.is_empty() { None } else { Some(Box::new(&self.code)) }
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -179,11 +151,7 @@ impl miette::Diagnostic for Report {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.labels.is_empty() {
-            None
-        } else {
-            Some(Box::new(self.labels.iter().cloned()))
-        }
+        if self.labels.is_empty() { None } else { Some(Box::new(self.labels.iter().cloned())) }
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {

@@ -73,24 +73,13 @@ impl Diagnostic {
 
     /// Adds the primary label.
     pub fn primary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.insert(
-            0,
-            Label {
-                span,
-                message: message.into(),
-                primary: true,
-            },
-        );
+        self.labels.insert(0, Label { span, message: message.into(), primary: true });
         self
     }
 
     /// Adds a secondary label.
     pub fn secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-            primary: false,
-        });
+        self.labels.push(Label { span, message: message.into(), primary: false });
         self
     }
 
@@ -158,14 +147,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         // A word that starts a candidate ("prod" for "production") counts as one edit away.
         .map(|c| {
             let prefix = word.len() >= 3 && c.starts_with(word);
-            (
-                if prefix {
-                    1
-                } else {
-                    strsim::damerau_levenshtein(word, c)
-                },
-                c,
-            )
+            (if prefix { 1 } else { strsim::damerau_levenshtein(word, c) }, c)
         })
         .filter(|(d, c)| *d <= (c.len() / 3).max(2) && *d < c.len().max(word.len()))
         .min()
@@ -174,11 +156,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 
 /// Help text listing the allowed words, with a did-you-mean when one is close.
 pub fn suggest(word: &str, candidates: &[&str]) -> String {
-    let list = candidates
-        .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
     match did_you_mean(word, candidates.iter().copied()) {
         Some(best) => format!("did you mean `{best}`? expected one of {list}"),
         None => format!("expected one of {list}"),
@@ -190,10 +168,7 @@ mod tests {
     use super::*;
 
     fn check(word: &str, expected: Option<&str>) {
-        assert_eq!(
-            did_you_mean(word, ["production", "acceptance", "test", "development", "ephemeral"]),
-            expected
-        );
+        assert_eq!(did_you_mean(word, ["production", "acceptance", "test", "development", "ephemeral"]), expected);
     }
 
     #[test]

@@ -102,9 +102,6 @@ mod tests {
         // Guards against a dependency enabling serde_json's `preserve_order` through feature
         // unification, which would make output depend on insertion order.
         let value: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
-        assert_eq!(
-            String::from_utf8(super::to_json(&value)).unwrap(),
-            "{\n  \"a\": 2,\n  \"b\": 1\n}\n"
-        );
+        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
     }
 }

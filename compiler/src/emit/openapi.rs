@@ -58,10 +58,7 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     doc.insert("paths".into(), Value::Object(paths));
     if let Some(jwt) = &api.security.jwt {
         let account = &resolved.estate.accounts[resolved.env_account[stage.env]];
-        let account_id = account
-            .id
-            .as_ref()
-            .map_or("${AWS::AccountId}", |id| id.value.0.as_str());
+        let account_id = account.id.as_ref().map_or("${AWS::AccountId}", |id| id.value.0.as_str());
         let function = format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
         doc.insert(
             "components".into(),
@@ -116,10 +113,7 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
-    op.insert(
-        "responses".into(),
-        json!({ "default": { "description": "The backend's response, passed through." } }),
-    );
+    op.insert("responses".into(), json!({ "default": { "description": "The backend's response, passed through." } }));
     if api.security.jwt.is_some() {
         op.insert("security".into(), json!([{ JWT_SCHEME: route.scopes }]));
     }
@@ -134,12 +128,7 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
         Backend::Http(base) => {
             let mapping: Map<String, Value> = route
                 .params()
-                .map(|p| {
-                    (
-                        format!("integration.request.path.{p}"),
-                        json!(format!("method.request.path.{p}")),
-                    )
-                })
+                .map(|p| (format!("integration.request.path.{p}"), json!(format!("method.request.path.{p}"))))
                 .collect();
             let mut integration = json!({
                 "type": "http_proxy",

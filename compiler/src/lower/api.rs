@@ -13,26 +13,16 @@ use crate::model::{
 };
 use crate::source::Span;
 
-const API_CHILDREN: &[&str] = &[
-    "deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses",
-];
+const API_CHILDREN: &[&str] =
+    &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses"];
 const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
 
 impl Ctx<'_> {
     /// Lowers `api "name" version=... owner=... { ... }`.
     pub fn api(&mut self, node: &KdlNode) -> Option<Api> {
-        let reader = self.open(
-            node,
-            &Shape {
-                props: &["version", "owner"],
-                children: API_CHILDREN,
-                ..Shape::ONE_ARG
-            },
-        );
+        let reader = self.open(node, &Shape { props: &["version", "owner"], children: API_CHILDREN, ..Shape::ONE_ARG });
         let name = self.node_name(&reader, "API name");
-        let version = self
-            .required(&reader, "version")
-            .and_then(|e| self.string(e, "version"));
+        let version = self.required(&reader, "version").and_then(|e| self.string(e, "version"));
         let version = version.and_then(|v| self.version(v));
         let owner = self.required(&reader, "owner").and_then(|e| self.name(e, "owner"));
         let deploy = self.name_list(&reader, "deploy", "environment name");
@@ -47,10 +37,7 @@ impl Ctx<'_> {
                 None
             }
         };
-        let security = self
-            .single(&reader, "security")
-            .map(|c| self.security(c))
-            .unwrap_or_default();
+        let security = self.single(&reader, "security").map(|c| self.security(c)).unwrap_or_default();
         let throttle = self.single(&reader, "throttle").and_then(|c| self.throttle(c));
         let routes = self.routes(&reader);
         if routes.is_empty() && self.all(&reader, "route").is_empty() {
@@ -80,27 +67,17 @@ impl Ctx<'_> {
     fn name_list(&mut self, reader: &Reader<'_>, child: &str, what: &str) -> Vec<Spanned<Name>> {
         let mut names: Vec<Spanned<Name>> = Vec::new();
         for node in self.all(reader, child) {
-            let r = self.open(
-                node,
-                &Shape {
-                    min_args: 1,
-                    max_args: usize::MAX,
-                    ..Shape::NONE
-                },
-            );
+            let r = self.open(node, &Shape::LIST);
             for entry in &r.args {
                 let Some(name) = self.name(entry, what) else {
                     continue;
                 };
                 if let Some(first) = names.iter().find(|n| n.value == name.value) {
                     self.report(
-                        Diagnostic::new(
-                            Code::DuplicateValue,
-                            format!("`{}` is listed twice in `{child}`", name.value),
-                        )
-                        .primary(name.span, "listed again")
-                        .secondary(first.span, "first listed here")
-                        .help("list each name once"),
+                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is listed twice in `{child}`", name.value))
+                            .primary(name.span, "listed again")
+                            .secondary(first.span, "first listed here")
+                            .help("list each name once"),
                     );
                     continue;
                 }
@@ -111,43 +88,19 @@ impl Ctx<'_> {
     }
 
     fn domain_node(&mut self, node: &KdlNode) -> Option<Domain> {
-        let reader = self.open(
-            node,
-            &Shape {
-                props: &["certificate"],
-                ..Shape::ONE_ARG
-            },
-        );
-        let name = reader
-            .args
-            .first()
-            .and_then(|e| self.string(e, "domain"))
-            .and_then(|d| self.domain(d));
-        let certificate = self
-            .required(&reader, "certificate")
-            .and_then(|e| self.string(e, "certificate"));
+        let reader = self.open(node, &Shape { props: &["certificate"], ..Shape::ONE_ARG });
+        let name = reader.args.first().and_then(|e| self.string(e, "domain")).and_then(|d| self.domain(d));
+        let certificate = self.required(&reader, "certificate").and_then(|e| self.string(e, "certificate"));
         let certificate = certificate.and_then(|c| self.arn(c, "acm", "certificate/"));
-        Some(Domain {
-            name: name?,
-            certificate: certificate?,
-            span: self.span(node.span()),
-        })
+        Some(Domain { name: name?, certificate: certificate?, span: self.span(node.span()) })
     }
 
     fn backend(&mut self, node: &KdlNode) -> Option<Spanned<Backend>> {
-        let reader = self.open(
-            node,
-            &Shape {
-                props: &["lambda", "http"],
-                ..Shape::NONE
-            },
-        );
+        let reader = self.open(node, &Shape { props: &["lambda", "http"], ..Shape::NONE });
         let span = self.span(node.span());
         match (reader.props.get("lambda"), reader.props.get("http")) {
             (Some(lambda), None) => {
-                let arn = self
-                    .string(lambda, "lambda")
-                    .and_then(|a| self.arn(a, "lambda", "function:"))?;
+                let arn = self.string(lambda, "lambda").and_then(|a| self.arn(a, "lambda", "function:"))?;
                 Some(Spanned::new(Backend::Lambda(arn.value), arn.span))
             }
             (None, Some(http)) => {
@@ -156,26 +109,17 @@ impl Ctx<'_> {
             }
             (Some(lambda), Some(http)) => {
                 self.report(
-                    Diagnostic::new(
-                        Code::ConflictingProperties,
-                        "a backend is either `lambda=` or `http=`, not both",
-                    )
-                    .primary(self.span(http.span()), "second backend")
-                    .secondary(self.span(lambda.span()), "first backend")
-                    .help("keep one of the two"),
+                    Diagnostic::new(Code::ConflictingProperties, "a backend is either `lambda=` or `http=`, not both")
+                        .primary(self.span(http.span()), "second backend")
+                        .secondary(self.span(lambda.span()), "first backend")
+                        .help("keep one of the two"),
                 );
                 None
             }
             (None, None) => {
                 self.report(
                     Diagnostic::new(Code::MissingProperty, "`backend` needs `lambda=` or `http=`")
-                        .primary(
-                            Span {
-                                end: span.start + 7,
-                                ..span
-                            },
-                            "no target",
-                        )
+                        .primary(Span { end: span.start + 7, ..span }, "no target")
                         .help("write `backend lambda=\"arn:aws:lambda:...\"` or `backend http=\"https://...\"`"),
                 );
                 None
@@ -184,58 +128,24 @@ impl Ctx<'_> {
     }
 
     fn security(&mut self, node: &KdlNode) -> Security {
-        let reader = self.open(
-            node,
-            &Shape {
-                children: &["mtls", "jwt", "allow-ip"],
-                ..Shape::NONE
-            },
-        );
+        let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
         let mtls = self.single(&reader, "mtls").and_then(|c| {
-            let r = self.open(
-                c,
-                &Shape {
-                    props: &["truststore"],
-                    ..Shape::NONE
-                },
-            );
-            let truststore = self
-                .required(&r, "truststore")
-                .and_then(|e| self.string(e, "truststore"));
+            let r = self.open(c, &Shape { props: &["truststore"], ..Shape::NONE });
+            let truststore = self.required(&r, "truststore").and_then(|e| self.string(e, "truststore"));
             let truststore = truststore.and_then(|t| self.s3_uri(t, "truststore"))?;
-            Some(Mtls {
-                truststore,
-                span: self.span(c.span()),
-            })
+            Some(Mtls { truststore, span: self.span(c.span()) })
         });
         let jwt = self.single(&reader, "jwt").and_then(|c| {
-            let r = self.open(
-                c,
-                &Shape {
-                    props: &["issuer", "audience"],
-                    ..Shape::NONE
-                },
-            );
+            let r = self.open(c, &Shape { props: &["issuer", "audience"], ..Shape::NONE });
             let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
             let issuer = issuer.and_then(|i| self.https_url(i, "issuer"));
             let audience = self.required(&r, "audience").and_then(|e| self.string(e, "audience"));
             let audience = audience.filter(|a| self.plain_text(a, "audience"));
-            Some(Jwt {
-                issuer: issuer?,
-                audience: audience?,
-                span: self.span(c.span()),
-            })
+            Some(Jwt { issuer: issuer?, audience: audience?, span: self.span(c.span()) })
         });
         let mut allow_ip: Vec<Spanned<ipnet::IpNet>> = Vec::new();
         for child in self.all(&reader, "allow-ip") {
-            let r = self.open(
-                child,
-                &Shape {
-                    min_args: 1,
-                    max_args: usize::MAX,
-                    ..Shape::NONE
-                },
-            );
+            let r = self.open(child, &Shape::LIST);
             for entry in &r.args {
                 let Some(net) = self.string(entry, "allow-ip range").and_then(|v| self.cidr(v)) else {
                     continue;
@@ -252,12 +162,7 @@ impl Ctx<'_> {
                 allow_ip.push(net);
             }
         }
-        Security {
-            mtls,
-            jwt,
-            allow_ip,
-            span: Some(self.span(node.span())),
-        }
+        Security { mtls, jwt, allow_ip, span: Some(self.span(node.span())) }
     }
 
     /// Refuses empty text and control characters in a value that reaches an artifact verbatim.
@@ -266,71 +171,43 @@ impl Ctx<'_> {
             return true;
         }
         self.report(
-            Diagnostic::new(
-                Code::UnknownValue,
-                format!("{what} must be 1 to 256 printable characters"),
-            )
-            .primary(value.span, "empty, too long or holds control characters")
-            .help(format!("write the {what} as plain text")),
+            Diagnostic::new(Code::UnknownValue, format!("{what} must be 1 to 256 printable characters"))
+                .primary(value.span, "empty, too long or holds control characters")
+                .help(format!("write the {what} as plain text")),
         );
         false
     }
 
     fn throttle(&mut self, node: &KdlNode) -> Option<Throttle> {
-        let reader = self.open(
-            node,
-            &Shape {
-                props: &["rate", "burst"],
-                ..Shape::NONE
-            },
-        );
-        let rate = self
-            .required(&reader, "rate")
-            .and_then(|e| self.integer(e, "throttle rate", 1, 10_000));
-        let burst = self
-            .required(&reader, "burst")
-            .and_then(|e| self.integer(e, "throttle burst", 1, 5_000));
+        let reader = self.open(node, &Shape { props: &["rate", "burst"], ..Shape::NONE });
+        let rate = self.required(&reader, "rate").and_then(|e| self.integer(e, "throttle rate", 1, 10_000));
+        let burst = self.required(&reader, "burst").and_then(|e| self.integer(e, "throttle burst", 1, 5_000));
         let narrow = |v: Spanned<i64>| Spanned::new(v.value as u32, v.span);
-        Some(Throttle {
-            rate: narrow(rate?),
-            burst: narrow(burst?),
-            span: self.span(node.span()),
-        })
+        Some(Throttle { rate: narrow(rate?), burst: narrow(burst?), span: self.span(node.span()) })
     }
 
     fn routes(&mut self, reader: &Reader<'_>) -> Vec<Route> {
         let mut routes: Vec<Route> = Vec::new();
         for node in self.all(reader, "route") {
-            let r = self.open(
-                node,
-                &Shape {
-                    min_args: 2,
-                    max_args: 2,
-                    props: &["scopes"],
-                    ..Shape::NONE
-                },
-            );
+            let r = self.open(node, &Shape { min_args: 2, max_args: 2, props: &["scopes"], ..Shape::NONE });
             let method =
-                r.args
-                    .first()
-                    .and_then(|e| self.string(e, "method"))
-                    .and_then(|m| match Method::parse(&m.value) {
-                        Some(method) => Some(Spanned::new(method, m.span)),
-                        None => {
-                            let upper = m.value.to_ascii_uppercase();
-                            let help = if Method::parse(&upper).is_some() {
-                                format!("methods are upper case: write \"{upper}\"")
-                            } else {
-                                crate::diagnostics::suggest(&upper, Method::NAMES)
-                            };
-                            self.report(
-                                Diagnostic::new(Code::BadHttpMethod, format!("`{}` is not an HTTP method", m.value))
-                                    .primary(m.span, "unknown method")
-                                    .help(help),
-                            );
-                            None
-                        }
-                    });
+                r.args.first().and_then(|e| self.string(e, "method")).and_then(|m| match Method::parse(&m.value) {
+                    Some(method) => Some(Spanned::new(method, m.span)),
+                    None => {
+                        let upper = m.value.to_ascii_uppercase();
+                        let help = if Method::parse(&upper).is_some() {
+                            format!("methods are upper case: write \"{upper}\"")
+                        } else {
+                            crate::diagnostics::suggest(&upper, Method::NAMES)
+                        };
+                        self.report(
+                            Diagnostic::new(Code::BadHttpMethod, format!("`{}` is not an HTTP method", m.value))
+                                .primary(m.span, "unknown method")
+                                .help(help),
+                        );
+                        None
+                    }
+                });
             let path = r.args.get(1).and_then(|e| self.string(e, "path"));
             let segments = path.as_ref().and_then(|p| match parse_path(&p.value) {
                 Ok(segments) => Some(segments),
@@ -343,18 +220,11 @@ impl Ctx<'_> {
                     None
                 }
             });
-            let scopes = r
-                .props
-                .get("scopes")
-                .and_then(|e| self.string(e, "scopes"))
-                .map(|s| self.scopes(&s));
+            let scopes = r.props.get("scopes").and_then(|e| self.string(e, "scopes")).map(|s| self.scopes(&s));
             let (Some(method), Some(path), Some(segments)) = (method, path, segments) else {
                 continue;
             };
-            if let Some(first) = routes
-                .iter()
-                .find(|o| o.method.value == method.value && o.path.value == path.value)
-            {
+            if let Some(first) = routes.iter().find(|o| o.method.value == method.value && o.path.value == path.value) {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateRoute,
@@ -379,21 +249,13 @@ impl Ctx<'_> {
     }
 
     fn scopes(&mut self, value: &Spanned<String>) -> Vec<String> {
-        let scopes: Vec<String> = value
-            .value
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let scopes: Vec<String> = value.value.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         let valid = |s: &String| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
         if scopes.is_empty() || !scopes.iter().all(valid) {
             self.report(
-                Diagnostic::new(
-                    Code::UnknownValue,
-                    format!("`{}` is not a list of OAuth scopes", value.value),
-                )
-                .primary(value.span, "bad scopes")
-                .help("write scopes separated by spaces, such as \"accounts:read accounts:write\""),
+                Diagnostic::new(Code::UnknownValue, format!("`{}` is not a list of OAuth scopes", value.value))
+                    .primary(value.span, "bad scopes")
+                    .help("write scopes separated by spaces, such as \"accounts:read accounts:write\""),
             );
             return Vec::new();
         }
@@ -459,13 +321,7 @@ impl Ctx<'_> {
     fn monitors(&mut self, reader: &Reader<'_>) -> Vec<Monitor> {
         let mut monitors: Vec<Monitor> = Vec::new();
         for node in self.all(reader, "monitor") {
-            let r = self.open(
-                node,
-                &Shape {
-                    props: MONITOR_PROPS,
-                    ..Shape::ONE_ARG
-                },
-            );
+            let r = self.open(node, &Shape { props: MONITOR_PROPS, ..Shape::ONE_ARG });
             let Some(kind) = r.args.first().and_then(|e| self.string(e, "monitor kind")) else {
                 continue;
             };
@@ -493,17 +349,15 @@ impl Ctx<'_> {
                 continue;
             };
             let parsed = match key {
-                "p95-ms" => self
-                    .integer(entry, "p95-ms", 1, 60_000)
-                    .map(|v| MonitorKind::Latency { p95_ms: v.value as u32 }),
+                "p95-ms" => {
+                    self.integer(entry, "p95-ms", 1, 60_000).map(|v| MonitorKind::Latency { p95_ms: v.value as u32 })
+                }
                 "max-5xx-rate" => self
                     .number(entry, "max-5xx-rate", 0.0001, 1.0)
                     .map(|v| MonitorKind::Errors { max_5xx_rate: v.value }),
                 _ => self
                     .integer(entry, "min-requests-per-5m", 1, 100_000_000)
-                    .map(|v| MonitorKind::TrafficDrop {
-                        min_requests_per_5m: v.value as u32,
-                    }),
+                    .map(|v| MonitorKind::TrafficDrop { min_requests_per_5m: v.value as u32 }),
             };
             let priority = r.props.get("priority").and_then(|e| self.integer(e, "priority", 1, 5));
             let Some(parsed) = parsed else { continue };
@@ -517,37 +371,22 @@ impl Ctx<'_> {
                 continue;
             }
             let priority = priority.map(|p| Spanned::new(p.value as u8, p.span));
-            monitors.push(Monitor {
-                kind: parsed,
-                priority,
-                span: self.span(node.span()),
-            });
+            monitors.push(Monitor { kind: parsed, priority, span: self.span(node.span()) });
         }
         monitors
     }
 
     fn slo(&mut self, node: &KdlNode) -> Option<Slo> {
-        let reader = self.open(
-            node,
-            &Shape {
-                props: &["availability", "timeframe"],
-                ..Shape::NONE
-            },
-        );
-        let availability = self
-            .required(&reader, "availability")
-            .and_then(|e| self.number(e, "availability", 50.0, 99.999));
+        let reader = self.open(node, &Shape { props: &["availability", "timeframe"], ..Shape::NONE });
+        let availability =
+            self.required(&reader, "availability").and_then(|e| self.number(e, "availability", 50.0, 99.999));
         let timeframe = match reader.props.get("timeframe") {
-            Some(entry) => self
-                .string(entry, "timeframe")
-                .and_then(|t| self.one_of(t, "SLO timeframe", &["7d", "30d", "90d"])),
+            Some(entry) => {
+                self.string(entry, "timeframe").and_then(|t| self.one_of(t, "SLO timeframe", &["7d", "30d", "90d"]))
+            }
             None => Some(Spanned::new("30d".to_owned(), self.span(node.name().span()))),
         };
-        Some(Slo {
-            availability: availability?,
-            timeframe: timeframe?,
-            span: self.span(node.span()),
-        })
+        Some(Slo { availability: availability?, timeframe: timeframe?, span: self.span(node.span()) })
     }
 }
 
@@ -575,19 +414,13 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         if part.is_empty() {
-            return Err(if last {
-                "ends with `/`".into()
-            } else {
-                "has an empty segment `//`".into()
-            });
+            return Err(if last { "ends with `/`".into() } else { "has an empty segment `//`".into() });
         }
         if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             if inner.ends_with('+') {
                 // API Gateway names a greedy `{proxy+}` parameter `proxy`; OpenAPI validators
                 // require `proxy+`. No document satisfies both, so idpc does not emit one.
-                return Err(format!(
-                    "greedy `{part}` is not supported: route each sub-path explicitly"
-                ));
+                return Err(format!("greedy `{part}` is not supported: route each sub-path explicitly"));
             }
             let name = inner;
             let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -619,20 +452,14 @@ mod tests {
     use super::*;
 
     fn check(path: &str, expected: Result<usize, &str>) {
-        assert_eq!(
-            parse_path(path).map(|s| s.len()).map_err(|e| e.to_string()),
-            expected.map_err(str::to_owned)
-        );
+        assert_eq!(parse_path(path).map(|s| s.len()).map_err(|e| e.to_string()), expected.map_err(str::to_owned));
     }
 
     #[test]
     fn paths() {
         check("/", Ok(0));
         check("/accounts/{accountId}/balances", Ok(3));
-        check(
-            "/files/{path+}",
-            Err("greedy `{path+}` is not supported: route each sub-path explicitly"),
-        );
+        check("/files/{path+}", Err("greedy `{path+}` is not supported: route each sub-path explicitly"));
         check("accounts", Err("does not start with `/`"));
         check("/accounts/", Err("ends with `/`"));
         check("/a//b", Err("has an empty segment `//`"));

@@ -11,39 +11,21 @@ impl Ctx<'_> {
     /// Lowers `baseline "name" scope=... { description, param, requires }`; `folder` is the
     /// name of the folder the declaration sits in, which must equal the declared name.
     pub fn baseline_decl(&mut self, node: &KdlNode, folder: &str, stdlib: bool) -> Option<BaselineDecl> {
-        let shape = Shape {
-            props: &["scope"],
-            children: &["description", "param", "requires"],
-            ..Shape::ONE_ARG
-        };
+        let shape = Shape { props: &["scope"], children: &["description", "param", "requires"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "baseline name")?;
         if name.value.as_str() != folder {
             self.report(
-                Diagnostic::new(
-                    Code::BadName,
-                    format!("baseline `{}` is declared in folder `{folder}`", name.value),
-                )
-                .primary(name.span, "does not match its folder")
-                .help(format!(
-                    "rename the folder to `baselines/{}/` or the baseline to `{folder}`",
-                    name.value
-                )),
+                Diagnostic::new(Code::BadName, format!("baseline `{}` is declared in folder `{folder}`", name.value))
+                    .primary(name.span, "does not match its folder")
+                    .help(format!("rename the folder to `baselines/{}/` or the baseline to `{folder}`", name.value)),
             );
             return None;
         }
         let scope = self.required(&reader, "scope").and_then(|e| self.string(e, "scope"));
         let scope = scope.and_then(|s| self.one_of(s, "baseline scope", &["account", "environment"]));
-        let scope = scope.map(|s| {
-            if s.value == "account" {
-                Scope::Account
-            } else {
-                Scope::Environment
-            }
-        });
-        let description = self
-            .single(&reader, "description")
-            .and_then(|c| self.child_string(c, "description"));
+        let scope = scope.map(|s| if s.value == "account" { Scope::Account } else { Scope::Environment });
+        let description = self.single(&reader, "description").and_then(|c| self.child_string(c, "description"));
         let mut params: Vec<Param> = Vec::new();
         for child in self.all(&reader, "param") {
             let Some(param) = self.param(child) else {
@@ -51,13 +33,10 @@ impl Ctx<'_> {
             };
             if let Some(first) = params.iter().find(|p| p.name.value == param.name.value) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateName,
-                        format!("parameter `{}` is declared twice", param.name.value),
-                    )
-                    .primary(param.name.span, "second declaration")
-                    .secondary(first.name.span, "first declaration")
-                    .help("declare each parameter once"),
+                    Diagnostic::new(Code::DuplicateName, format!("parameter `{}` is declared twice", param.name.value))
+                        .primary(param.name.span, "second declaration")
+                        .secondary(first.name.span, "first declaration")
+                        .help("declare each parameter once"),
                 );
                 continue;
             }
@@ -65,14 +44,7 @@ impl Ctx<'_> {
         }
         let mut requires: Vec<Spanned<crate::model::Name>> = Vec::new();
         for child in self.all(&reader, "requires") {
-            let r = self.open(
-                child,
-                &Shape {
-                    min_args: 1,
-                    max_args: usize::MAX,
-                    ..Shape::NONE
-                },
-            );
+            let r = self.open(child, &Shape::LIST);
             requires.extend(r.args.iter().filter_map(|e| self.name(e, "baseline name")));
         }
         Some(BaselineDecl {
@@ -113,45 +85,16 @@ impl Ctx<'_> {
             None => false,
         };
         let bound = |ctx: &mut Ctx<'_>, key: &str| {
-            reader
-                .props
-                .get(key)
-                .and_then(|e| ctx.number(e, key, f64::MIN, f64::MAX))
-                .map(|v| v.value)
+            reader.props.get(key).and_then(|e| ctx.number(e, key, f64::MIN, f64::MAX)).map(|v| v.value)
         };
         let (min, max) = (bound(self, "min"), bound(self, "max"));
-        let description = reader
-            .props
-            .get("description")
-            .and_then(|e| self.string(e, "description"))
-            .map(|d| d.value);
+        let description = reader.props.get("description").and_then(|e| self.string(e, "description")).map(|d| d.value);
         let mut one_of = Vec::new();
         if let Some(child) = self.single(&reader, "one-of") {
-            let r = self.open(
-                child,
-                &Shape {
-                    min_args: 1,
-                    max_args: usize::MAX,
-                    ..Shape::NONE
-                },
-            );
-            one_of.extend(
-                r.args
-                    .iter()
-                    .filter_map(|e| self.string(e, "allowed value"))
-                    .map(|v| v.value),
-            );
+            let r = self.open(child, &Shape::LIST);
+            one_of.extend(r.args.iter().filter_map(|e| self.string(e, "allowed value")).map(|v| v.value));
         }
-        let mut param = Param {
-            name,
-            ty,
-            required,
-            default: None,
-            min,
-            max,
-            one_of,
-            description,
-        };
+        let mut param = Param { name, ty, required, default: None, min, max, one_of, description };
         if let Some(entry) = reader.props.get("default") {
             let span = self.value_span(entry);
             let raw = match entry.value() {
@@ -181,21 +124,10 @@ impl Ctx<'_> {
 
     /// Lowers `profile "name" { description "..." }`.
     pub fn profile(&mut self, node: &KdlNode) -> Option<Profile> {
-        let reader = self.open(
-            node,
-            &Shape {
-                children: &["description"],
-                ..Shape::ONE_ARG
-            },
-        );
+        let reader = self.open(node, &Shape { children: &["description"], ..Shape::ONE_ARG });
         let name = self.node_name(&reader, "profile name")?;
-        let description = self
-            .single(&reader, "description")
-            .and_then(|c| self.child_string(c, "description"));
-        Some(Profile {
-            name,
-            description: description.map(|d| d.value),
-        })
+        let description = self.single(&reader, "description").and_then(|c| self.child_string(c, "description"));
+        Some(Profile { name, description: description.map(|d| d.value) })
     }
 }
 

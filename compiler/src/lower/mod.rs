@@ -41,10 +41,7 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
     let mut platforms = Vec::new();
     let mut platform_nodes = 0usize;
     for parsed in files {
-        let mut ctx = Ctx {
-            file: parsed.file,
-            sink,
-        };
+        let mut ctx = Ctx { file: parsed.file, sink };
         match parsed.kind {
             FileKind::Spec => {
                 for node in parsed.document.nodes() {
@@ -164,13 +161,10 @@ fn unique<T>(items: &mut Vec<T>, name: impl Fn(&T) -> &Spanned<Name>, kind: &str
             Some(previous) if name(previous).value == name(&item).value => {
                 let (first, second) = (name(previous), name(&item));
                 sink.push(
-                    Diagnostic::new(
-                        Code::DuplicateName,
-                        format!("{kind} `{}` is declared twice", second.value),
-                    )
-                    .primary(second.span, "second declaration")
-                    .secondary(first.span, "first declaration")
-                    .help(format!("{kind} names are unique; rename or remove one")),
+                    Diagnostic::new(Code::DuplicateName, format!("{kind} `{}` is declared twice", second.value))
+                        .primary(second.span, "second declaration")
+                        .secondary(first.span, "first declaration")
+                        .help(format!("{kind} names are unique; rename or remove one")),
                 );
             }
             _ => kept.push(item),

@@ -43,17 +43,12 @@ impl Ctx<'_> {
 
     /// Lowers `platform "name" { ... }`.
     pub fn platform(&mut self, node: &KdlNode) -> Option<Platform> {
-        let shape = Shape {
-            children: &["management-account", "region", "datadog", "tag"],
-            ..Shape::ONE_ARG
-        };
+        let shape = Shape { children: &["management-account", "region", "datadog", "tag"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "platform name");
         let management = self.single(&reader, "management-account");
         let management = match management {
-            Some(child) => self
-                .child_string(child, "management-account")
-                .and_then(|v| self.account_id(v)),
+            Some(child) => self.child_string(child, "management-account").and_then(|v| self.account_id(v)),
             None => {
                 self.missing_child(node, "management-account", "management-account \"111111111111\"");
                 None
@@ -85,51 +80,31 @@ impl Ctx<'_> {
     }
 
     fn datadog(&mut self, node: &KdlNode) -> Option<Datadog> {
-        let reader = self.open(
-            node,
-            &Shape {
-                props: &["site", "notify"],
-                ..Shape::NONE
-            },
-        );
-        let site = self
-            .required(&reader, "site")
-            .and_then(|e| self.string(e, "datadog site"));
+        let reader = self.open(node, &Shape { props: &["site", "notify"], ..Shape::NONE });
+        let site = self.required(&reader, "site").and_then(|e| self.string(e, "datadog site"));
         let site = site.and_then(|s| self.one_of(s, "Datadog site", DATADOG_SITES));
         let notify = self.required(&reader, "notify").and_then(|e| self.string(e, "notify"));
         let notify = notify.and_then(|n| self.handles(n));
-        Some(Datadog {
-            site: site?,
-            notify: notify?,
-            span: self.span(node.span()),
-        })
+        Some(Datadog { site: site?, notify: notify?, span: self.span(node.span()) })
     }
 
     /// Space-separated Datadog handles, each `@` followed by `[A-Za-z0-9_.+/:-]`.
     fn handles(&mut self, value: Spanned<String>) -> Option<Spanned<Vec<String>>> {
-        let handles: Vec<String> = value
-            .value
-            .split(' ')
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let handles: Vec<String> = value.value.split(' ').filter(|h| !h.is_empty()).map(str::to_owned).collect();
         let valid = |h: &String| {
             h.len() > 1
                 && h.starts_with('@')
-                && h.bytes()
-                    .skip(1)
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.+/:-".contains(&b))
+                && h.bytes().skip(1).all(|b| b.is_ascii_alphanumeric() || b"_.+/:-".contains(&b))
         };
         if !handles.is_empty() && handles.iter().all(valid) {
             return Some(Spanned::new(handles, value.span));
         }
         self.report(
-            Diagnostic::new(
-                Code::BadHandle,
-                format!("`{}` is not a Datadog notification handle", value.value),
-            )
-            .primary(value.span, "expected @handle")
-            .help("write one or more handles separated by spaces, such as \"@slack-platform-alerts @pagerduty-core\""),
+            Diagnostic::new(Code::BadHandle, format!("`{}` is not a Datadog notification handle", value.value))
+                .primary(value.span, "expected @handle")
+                .help(
+                    "write one or more handles separated by spaces, such as \"@slack-platform-alerts @pagerduty-core\"",
+                ),
         );
         None
     }
@@ -137,14 +112,7 @@ impl Ctx<'_> {
     fn tags(&mut self, reader: &Reader<'_>) -> Vec<(Spanned<String>, Spanned<String>)> {
         let mut tags: Vec<(Spanned<String>, Spanned<String>)> = Vec::new();
         for child in self.all(reader, "tag") {
-            let tag = self.open(
-                child,
-                &Shape {
-                    min_args: 2,
-                    max_args: 2,
-                    ..Shape::NONE
-                },
-            );
+            let tag = self.open(child, &Shape { min_args: 2, max_args: 2, ..Shape::NONE });
             let (Some(k), Some(v)) = (tag.args.first(), tag.args.get(1)) else {
                 continue;
             };
@@ -176,24 +144,12 @@ impl Ctx<'_> {
     /// Lowers `tenant "name" { ... }`.
     pub fn tenant(&mut self, node: &KdlNode) -> Option<Tenant> {
         let children = &["display-name", "contact", "cost-center", "region", "compliance"];
-        let reader = self.open(
-            node,
-            &Shape {
-                children,
-                ..Shape::ONE_ARG
-            },
-        );
+        let reader = self.open(node, &Shape { children, ..Shape::ONE_ARG });
         let name = self.node_name(&reader, "tenant name");
-        let display_name = self
-            .single(&reader, "display-name")
-            .and_then(|c| self.child_string(c, "display-name"));
-        let contact = self
-            .single(&reader, "contact")
-            .and_then(|c| self.child_string(c, "contact"));
+        let display_name = self.single(&reader, "display-name").and_then(|c| self.child_string(c, "display-name"));
+        let contact = self.single(&reader, "contact").and_then(|c| self.child_string(c, "contact"));
         let contact = contact.and_then(|c| self.email(c));
-        let cost_center = self
-            .single(&reader, "cost-center")
-            .and_then(|c| self.child_string(c, "cost-center"));
+        let cost_center = self.single(&reader, "cost-center").and_then(|c| self.child_string(c, "cost-center"));
         let cost_center = cost_center.filter(|c| match tag_problem("cost-center", &c.value) {
             None => true,
             Some(problem) => {
@@ -205,9 +161,7 @@ impl Ctx<'_> {
                 false
             }
         });
-        let region = self
-            .single(&reader, "region")
-            .and_then(|c| self.child_string(c, "region"));
+        let region = self.single(&reader, "region").and_then(|c| self.child_string(c, "region"));
         let region = region.and_then(|r| self.region(r));
         let compliance = match self.single(&reader, "compliance") {
             Some(child) => {
@@ -229,36 +183,15 @@ impl Ctx<'_> {
 
     /// Lowers `account "name" tenant=... { baseline ... }`.
     pub fn account(&mut self, node: &KdlNode) -> Option<Account> {
-        let shape = Shape {
-            props: &["tenant", "id", "email", "ou", "region"],
-            children: &["baseline"],
-            ..Shape::ONE_ARG
-        };
+        let shape =
+            Shape { props: &["tenant", "id", "email", "ou", "region"], children: &["baseline"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "account name");
-        let tenant = self
-            .required(&reader, "tenant")
-            .and_then(|e| self.name(e, "tenant name"));
-        let id = reader
-            .props
-            .get("id")
-            .and_then(|e| self.string(e, "account id"))
-            .and_then(|v| self.account_id(v));
-        let email = reader
-            .props
-            .get("email")
-            .and_then(|e| self.string(e, "email"))
-            .and_then(|v| self.email(v));
-        let ou = reader
-            .props
-            .get("ou")
-            .and_then(|e| self.string(e, "ou"))
-            .and_then(|v| self.ou(v));
-        let region = reader
-            .props
-            .get("region")
-            .and_then(|e| self.string(e, "region"))
-            .and_then(|v| self.region(v));
+        let tenant = self.required(&reader, "tenant").and_then(|e| self.name(e, "tenant name"));
+        let id = reader.props.get("id").and_then(|e| self.string(e, "account id")).and_then(|v| self.account_id(v));
+        let email = reader.props.get("email").and_then(|e| self.string(e, "email")).and_then(|v| self.email(v));
+        let ou = reader.props.get("ou").and_then(|e| self.string(e, "ou")).and_then(|v| self.ou(v));
+        let region = reader.props.get("region").and_then(|e| self.string(e, "region")).and_then(|v| self.region(v));
         if !reader.props.contains_key("id") && !reader.props.contains_key("email") {
             self.report(
                 Diagnostic::new(Code::MissingProperty, "a requested account needs `email=`")
@@ -274,16 +207,7 @@ impl Ctx<'_> {
             );
         }
         let baselines = self.baseline_uses(&reader);
-        Some(Account {
-            name: name?,
-            span: self.span(node.span()),
-            tenant: tenant?,
-            id,
-            email,
-            ou,
-            region,
-            baselines,
-        })
+        Some(Account { name: name?, span: self.span(node.span()), tenant: tenant?, id, email, ou, region, baselines })
     }
 
     fn ou(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
@@ -292,9 +216,7 @@ impl Ctx<'_> {
             s.len() >= min && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         };
         let valid = match text.strip_prefix("ou-") {
-            Some(rest) => rest
-                .split_once('-')
-                .is_some_and(|(root, id)| part(root, 4) && part(id, 8)),
+            Some(rest) => rest.split_once('-').is_some_and(|(root, id)| part(root, 4) && part(id, 8)),
             None => text.strip_prefix("r-").is_some_and(|root| part(root, 4)),
         };
         if valid {
@@ -310,26 +232,16 @@ impl Ctx<'_> {
 
     /// Lowers `environment "name" account=... tier=... { baseline ... }`.
     pub fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
-        let shape = Shape {
-            props: &["account", "tier", "expires"],
-            children: &["baseline"],
-            ..Shape::ONE_ARG
-        };
+        let shape = Shape { props: &["account", "tier", "expires"], children: &["baseline"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "environment name");
-        let account = self
-            .required(&reader, "account")
-            .and_then(|e| self.name(e, "account name"));
+        let account = self.required(&reader, "account").and_then(|e| self.name(e, "account name"));
         let tier = self.required(&reader, "tier").and_then(|e| self.string(e, "tier"));
         let tier = tier.and_then(|t| {
             let checked = self.one_of(t, "tier", Tier::NAMES)?;
             Tier::parse(&checked.value).map(|tier| Spanned::new(tier, checked.span))
         });
-        let expires = reader
-            .props
-            .get("expires")
-            .and_then(|e| self.string(e, "expires"))
-            .and_then(|v| self.date(v));
+        let expires = reader.props.get("expires").and_then(|e| self.string(e, "expires")).and_then(|v| self.date(v));
         match (&tier, reader.props.get("expires")) {
             (Some(t), None) if t.value == Tier::Ephemeral => self.report(
                 Diagnostic::new(Code::MissingExpiry, "an ephemeral environment needs `expires=`")
@@ -358,13 +270,7 @@ impl Ctx<'_> {
     fn baseline_uses(&mut self, reader: &Reader<'_>) -> Vec<BaselineUse> {
         let mut uses: Vec<BaselineUse> = Vec::new();
         for child in self.all(reader, "baseline") {
-            let r = self.open(
-                child,
-                &Shape {
-                    any_props: true,
-                    ..Shape::ONE_ARG
-                },
-            );
+            let r = self.open(child, &Shape { any_props: true, ..Shape::ONE_ARG });
             let Some(name) = self.node_name(&r, "baseline name") else {
                 continue;
             };
@@ -396,21 +302,14 @@ impl Ctx<'_> {
             }
             if let Some(first) = uses.iter().find(|u| u.name.value == name.value) {
                 self.report(
-                    Diagnostic::new(
-                        Code::DuplicateNode,
-                        format!("baseline `{}` is applied twice", name.value),
-                    )
-                    .primary(name.span, "second use")
-                    .secondary(first.name.span, "first use")
-                    .help("apply each baseline once; merge the parameters into one line"),
+                    Diagnostic::new(Code::DuplicateNode, format!("baseline `{}` is applied twice", name.value))
+                        .primary(name.span, "second use")
+                        .secondary(first.name.span, "first use")
+                        .help("apply each baseline once; merge the parameters into one line"),
                 );
                 continue;
             }
-            uses.push(BaselineUse {
-                name,
-                span: self.span(child.span()),
-                params,
-            });
+            uses.push(BaselineUse { name, span: self.span(child.span()), params });
         }
         uses
     }
@@ -418,10 +317,7 @@ impl Ctx<'_> {
 
 /// Why AWS would refuse a tag, or `None`.
 pub fn tag_problem(key: &str, value: &str) -> Option<&'static str> {
-    let allowed = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))
-    };
+    let allowed = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c));
     if key.is_empty() || key.chars().count() > 128 {
         Some("key must be 1 to 128 characters")
     } else if value.chars().count() > 256 {

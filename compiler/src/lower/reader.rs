@@ -36,19 +36,11 @@ pub struct Shape<'a> {
 
 impl Shape<'static> {
     /// No arguments, properties or children.
-    pub const NONE: Shape<'static> = Shape {
-        min_args: 0,
-        max_args: 0,
-        props: &[],
-        children: &[],
-        any_props: false,
-    };
+    pub const NONE: Shape<'static> = Shape { min_args: 0, max_args: 0, props: &[], children: &[], any_props: false };
+    /// One or more arguments and nothing else.
+    pub const LIST: Shape<'static> = Shape { min_args: 1, max_args: usize::MAX, ..Shape::NONE };
     /// Exactly one argument and nothing else.
-    pub const ONE_ARG: Shape<'static> = Shape {
-        min_args: 1,
-        max_args: 1,
-        ..Shape::NONE
-    };
+    pub const ONE_ARG: Shape<'static> = Shape { min_args: 1, max_args: 1, ..Shape::NONE };
 }
 
 /// A node split into arguments and properties.
@@ -78,10 +70,9 @@ impl Ctx<'_> {
     pub fn value_span(&self, entry: &KdlEntry) -> Span {
         let whole = self.span(entry.span());
         match entry.format() {
-            Some(format) if !format.value_repr.is_empty() && format.value_repr.len() <= whole.len() => Span {
-                start: whole.end - format.value_repr.len() as u32,
-                ..whole
-            },
+            Some(format) if !format.value_repr.is_empty() && format.value_repr.len() <= whole.len() => {
+                Span { start: whole.end - format.value_repr.len() as u32, ..whole }
+            }
             _ => whole,
         }
     }
@@ -101,12 +92,7 @@ impl Ctx<'_> {
                     .help("remove the `(...)` before the node name"),
             );
         }
-        let mut reader = Reader {
-            node,
-            args: Vec::new(),
-            props: BTreeMap::new(),
-            children: Vec::new(),
-        };
+        let mut reader = Reader { node, args: Vec::new(), props: BTreeMap::new(), children: Vec::new() };
         for entry in node.entries() {
             if let Some(ty) = entry.ty() {
                 self.report(
@@ -170,10 +156,7 @@ impl Ctx<'_> {
             self.report(
                 Diagnostic::new(
                     Code::MissingArgument,
-                    format!(
-                        "`{what}` needs {missing} more argument{}",
-                        if missing == 1 { "" } else { "s" }
-                    ),
+                    format!("`{what}` needs {missing} more argument{}", if missing == 1 { "" } else { "s" }),
                 )
                 .primary(self.name_span(node), format!("`{what}` is incomplete")),
             );
@@ -235,12 +218,7 @@ impl Ctx<'_> {
 
     /// Every child called `name`.
     pub fn all<'a>(&self, reader: &Reader<'a>, name: &str) -> Vec<&'a KdlNode> {
-        reader
-            .children
-            .iter()
-            .copied()
-            .filter(|c| c.name().value() == name)
-            .collect()
+        reader.children.iter().copied().filter(|c| c.name().value() == name).collect()
     }
 
     /// A string value.

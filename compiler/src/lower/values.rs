@@ -12,11 +12,7 @@ use crate::model::{AccountId, Arn, Date, REGIONS, Region, Spanned};
 
 impl Ctx<'_> {
     fn bad(&mut self, code: Code, value: &Spanned<String>, message: String, label: &str, help: &str) {
-        self.report(
-            Diagnostic::new(code, message)
-                .primary(value.span, label.to_owned())
-                .help(help.to_owned()),
-        );
+        self.report(Diagnostic::new(code, message).primary(value.span, label.to_owned()).help(help.to_owned()));
     }
 
     /// A 12-digit account id.
@@ -151,9 +147,7 @@ impl Ctx<'_> {
             Some((local, domain)) => {
                 !local.is_empty()
                     && local.len() <= 64
-                    && local
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+                    && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
                     && valid_domain(&domain.to_ascii_lowercase())
             }
             None => false,
@@ -255,9 +249,7 @@ pub fn valid_s3_uri(text: &str) -> bool {
         return false;
     };
     let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
         && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
     bucket_ok && !key.is_empty() && !key.ends_with('/') && key.chars().all(|c| !c.is_control())
@@ -270,14 +262,11 @@ pub fn valid_domain(text: &str) -> bool {
         && labels.len() >= 2
         && labels.iter().all(|l| {
             (1..=63).contains(&l.len())
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_lowercase()))
+        && labels.last().is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
 #[cfg(test)]

@@ -145,9 +145,7 @@ impl Route {
             text.split(['-', '.', '_', ':'])
                 .map(|part| {
                     let mut chars = part.chars();
-                    chars
-                        .next()
-                        .map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                    chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
                 })
                 .collect()
         };

@@ -112,11 +112,7 @@ impl Date {
         if !(1970..=9999).contains(&year) || day == 0 || day > days {
             return None;
         }
-        Some(Date {
-            year,
-            month: month as u8,
-            day: day as u8,
-        })
+        Some(Date { year, month: month as u8, day: day as u8 })
     }
 
     /// The UTC date of a count of days since 1970-01-01 (Howard Hinnant's civil_from_days).
@@ -130,11 +126,7 @@ impl Date {
         let day = doy - (153 * mp + 2) / 5 + 1;
         let month = if mp < 10 { mp + 3 } else { mp - 9 };
         let year = yoe + era * 400 + i64::from(month <= 2);
-        Date {
-            year: year.clamp(0, 9999) as u16,
-            month: month as u8,
-            day: day as u8,
-        }
+        Date { year: year.clamp(0, 9999) as u16, month: month as u8, day: day as u8 }
     }
 }
 

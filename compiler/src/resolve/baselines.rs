@@ -26,18 +26,11 @@ pub struct Instance {
 
 /// Instantiates every baseline use and checks `requires`.
 pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostics) -> Vec<Instance> {
-    let decls: BTreeMap<&Name, usize> = estate
-        .baselines
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (&b.name.value, i))
-        .collect();
+    let decls: BTreeMap<&Name, usize> = estate.baselines.iter().enumerate().map(|(i, b)| (&b.name.value, i)).collect();
     for decl in &estate.baselines {
         for required in &decl.requires {
             let known = decls.contains_key(&required.value)
-                || estate
-                    .broken
-                    .contains(&("baseline", required.value.as_str().to_owned()));
+                || estate.broken.contains(&("baseline", required.value.as_str().to_owned()));
             if !known {
                 let help = match did_you_mean(required.value.as_str(), decls.keys().map(|n| n.as_str())) {
                     Some(best) => format!("did you mean `{best}`?"),
@@ -46,10 +39,7 @@ pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostic
                 sink.push(
                     Diagnostic::new(
                         Code::UnknownBaseline,
-                        format!(
-                            "baseline `{}` requires an unknown baseline `{}`",
-                            decl.name.value, required.value
-                        ),
+                        format!("baseline `{}` requires an unknown baseline `{}`", decl.name.value, required.value),
                     )
                     .primary(required.span, "unknown baseline")
                     .help(help),
@@ -58,12 +48,8 @@ pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostic
         }
     }
     let mut instances = Vec::new();
-    let owners = estate
-        .accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (Owner::Account(i), &a.baselines, Scope::Account))
-        .chain(
+    let owners =
+        estate.accounts.iter().enumerate().map(|(i, a)| (Owner::Account(i), &a.baselines, Scope::Account)).chain(
             estate
                 .environments
                 .iter()
@@ -73,10 +59,7 @@ pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostic
     for (owner, uses, scope) in owners {
         for baseline in uses {
             let Some(&decl) = decls.get(&baseline.name.value) else {
-                if estate
-                    .broken
-                    .contains(&("baseline", baseline.name.value.as_str().to_owned()))
-                {
+                if estate.broken.contains(&("baseline", baseline.name.value.as_str().to_owned())) {
                     continue;
                 }
                 let help = match did_you_mean(baseline.name.value.as_str(), decls.keys().map(|n| n.as_str())) {
@@ -87,13 +70,10 @@ pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostic
                     ),
                 };
                 sink.push(
-                    Diagnostic::new(
-                        Code::UnknownBaseline,
-                        format!("there is no baseline `{}`", baseline.name.value),
-                    )
-                    .primary(baseline.name.span, "unknown baseline")
-                    .help(help)
-                    .note("an estate defines its own baselines in `baselines/<name>/baseline.kdl`"),
+                    Diagnostic::new(Code::UnknownBaseline, format!("there is no baseline `{}`", baseline.name.value))
+                        .primary(baseline.name.span, "unknown baseline")
+                        .help(help)
+                        .note("an estate defines its own baselines in `baselines/<name>/baseline.kdl`"),
                 );
                 continue;
             };
@@ -109,15 +89,9 @@ pub fn instantiate(estate: &Estate, env_account: &[usize], sink: &mut Diagnostic
                             scope.as_str()
                         ),
                     )
-                    .primary(
-                        baseline.name.span,
-                        format!("{}-scope baseline", declaration.scope.as_str()),
-                    )
+                    .primary(baseline.name.span, format!("{}-scope baseline", declaration.scope.as_str()))
                     .secondary(declaration.name.span, "declared here")
-                    .help(format!(
-                        "move this line into the block of an {}",
-                        declaration.scope.as_str()
-                    )),
+                    .help(format!("move this line into the block of an {}", declaration.scope.as_str())),
                 );
                 continue;
             }
@@ -224,9 +198,7 @@ fn requires(estate: &Estate, instances: &[Instance], env_account: &[usize], sink
                 Owner::Account(_) => applied(instance.owner, &required.value),
                 Owner::Environment(e) => {
                     applied(instance.owner, &required.value)
-                        || env_account
-                            .get(e)
-                            .is_some_and(|&a| applied(Owner::Account(a), &required.value))
+                        || env_account.get(e).is_some_and(|&a| applied(Owner::Account(a), &required.value))
                 }
             };
             let declared = estate.baselines.iter().any(|b| b.name.value == required.value);
@@ -234,10 +206,7 @@ fn requires(estate: &Estate, instances: &[Instance], env_account: &[usize], sink
                 sink.push(
                     Diagnostic::new(
                         Code::MissingRequiredBaseline,
-                        format!(
-                            "baseline `{}` requires `{}`, which is not applied",
-                            decl.name.value, required.value
-                        ),
+                        format!("baseline `{}` requires `{}`, which is not applied", decl.name.value, required.value),
                     )
                     .primary(instance.span, format!("needs `{}`", required.value))
                     .secondary(required.span, "required here")

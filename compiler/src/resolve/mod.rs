@@ -68,20 +68,14 @@ impl Resolved {
     /// The platform (resolution fails without one).
     pub fn platform(&self) -> &Platform {
         // `resolve` returns `None` when the platform is missing, so this always holds.
-        self.estate
-            .platform
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("resolved estate without platform"))
+        self.estate.platform.as_ref().unwrap_or_else(|| unreachable!("resolved estate without platform"))
     }
 
     /// The region of an account: its own, else its tenant's, else the platform's.
     pub fn account_region(&self, account: usize) -> &Region {
         let a = &self.estate.accounts[account];
         let tenant = &self.estate.tenants[self.account_tenant[account]];
-        a.region
-            .as_ref()
-            .or(tenant.region.as_ref())
-            .map_or(&self.platform().region.value, |r| &r.value)
+        a.region.as_ref().or(tenant.region.as_ref()).map_or(&self.platform().region.value, |r| &r.value)
     }
 
     /// The region of an environment (its account's).
@@ -102,14 +96,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
 
     for tenant in &estate.tenants {
         if let Some(profile) = &tenant.compliance {
-            lookup(
-                &profiles,
-                &estate.broken,
-                profile,
-                Code::UnknownProfile,
-                "compliance profile",
-                sink,
-            );
+            lookup(&profiles, &estate.broken, profile, Code::UnknownProfile, "compliance profile", sink);
         }
     }
     let account_tenant: Vec<Option<usize>> = estate
@@ -120,16 +107,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
     let env_account: Vec<Option<usize>> = estate
         .environments
         .iter()
-        .map(|e| {
-            lookup(
-                &accounts,
-                &estate.broken,
-                &e.account,
-                Code::UnknownAccount,
-                "account",
-                sink,
-            )
-        })
+        .map(|e| lookup(&accounts, &estate.broken, &e.account, Code::UnknownAccount, "account", sink))
         .collect();
     let env_active: Vec<bool> = estate
         .environments
@@ -151,14 +129,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
     let mut deployed: BTreeMap<(usize, usize), Span> = BTreeMap::new();
     for (a, api) in estate.apis.iter().enumerate() {
         for target in &api.deploy {
-            if let Some(e) = lookup(
-                &envs,
-                &estate.broken,
-                target,
-                Code::UnknownEnvironment,
-                "environment",
-                sink,
-            ) {
+            if let Some(e) = lookup(&envs, &estate.broken, target, Code::UnknownEnvironment, "environment", sink) {
                 deployed.insert((a, e), target.span);
                 if env_active[e] {
                     stages.push(Stage { api: a, env: e });
@@ -212,11 +183,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
                     continue;
                 }
                 if let (Some(&from), Some(&to)) = (stage_index.get(&(a, e)), stage_index.get(&(b, e))) {
-                    uses.push(UsesEdge {
-                        from,
-                        to,
-                        span: used.span,
-                    });
+                    uses.push(UsesEdge { from, to, span: used.span });
                 }
             }
         }
@@ -230,15 +197,7 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
     if sink.error_count() > errors_before || estate.platform.is_none() {
         return None;
     }
-    let resolved = Resolved {
-        estate,
-        account_tenant,
-        env_account,
-        env_active,
-        stages,
-        uses,
-        instances,
-    };
+    let resolved = Resolved { estate, account_tenant, env_account, env_active, stages, uses, instances };
     check_stages(&resolved, sink);
     (sink.error_count() == errors_before).then_some(resolved)
 }
@@ -262,15 +221,10 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
                 sink.push(
                     Diagnostic::new(
                         Code::RegionMismatch,
-                        format!(
-                            "the {what} is in {}, but `{}` deploys to {region}",
-                            arn.region, env.name.value
-                        ),
+                        format!("the {what} is in {}, but `{}` deploys to {region}", arn.region, env.name.value),
                     )
                     .primary(span, format!("{what} in {}", arn.region))
-                    .help(format!(
-                        "API Gateway needs the {what} in the stage's own region ({region})"
-                    )),
+                    .help(format!("API Gateway needs the {what} in the stage's own region ({region})")),
                 );
             }
         }
@@ -299,11 +253,7 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
 }
 
 fn index<T>(items: &[T], name: impl Fn(&T) -> &Spanned<Name>) -> BTreeMap<Name, usize> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| (name(item).value.clone(), i))
-        .collect()
+    items.iter().enumerate().map(|(i, item)| (name(item).value.clone(), i)).collect()
 }
 
 /// Names that failed to lower: references to them are not reported again.
@@ -329,12 +279,7 @@ fn lookup(
         None if names.is_empty() => format!("the estate declares no {kind}"),
         None => format!(
             "known: {}",
-            names
-                .keys()
-                .take(8)
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.keys().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                 + if names.len() > 8 { ", ..." } else { "" }
         ),
     };
