@@ -154,7 +154,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);
             if !sink.has_errors() {
-                output = Some(emit::emit(&resolved, &p));
+                output = Some(emit::emit(&resolved, &p, &sources, &mut sink));
             }
             plan = Some(p);
         }

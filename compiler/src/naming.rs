@@ -90,3 +90,68 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
     }
     tags
 }
+
+/// Function name of the platform's JWT authorizer in every account (`jwt-authorizer` baseline).
+pub const AUTHORIZER_FUNCTION: &str = "idpc-jwt-authorizer";
+/// CloudFormation export of the authorizer's ARN in every account and region.
+pub const AUTHORIZER_EXPORT: &str = "idpc-jwt-authorizer-arn";
+
+/// The path under OUT of a stack's CloudFormation template.
+pub fn template_path(stack_name: &str) -> String {
+    format!("stacks/{stack_name}.json")
+}
+
+/// The path under OUT of a Datadog monitor rendered by a baseline template.
+pub fn baseline_monitor_path(stack_name: &str, baseline: &str, stem: &str) -> String {
+    format!("datadog/{stack_name}/{baseline}-{stem}.json")
+}
+
+/// Names a baseline template may use, so that other emitters can rely on them.
+pub fn baseline_names(resolved: &Resolved, account: usize, env: Option<usize>) -> BTreeMap<String, String> {
+    let estate = &resolved.estate;
+    let account_name = &estate.accounts[account].name.value;
+    let mut names = BTreeMap::from([
+        ("audit_trail".to_owned(), "idpc-audit-trail".to_owned()),
+        ("budget".to_owned(), format!("idpc-{account_name}-monthly")),
+        ("cost_topic".to_owned(), "idpc-cost-alerts".to_owned()),
+        ("authorizer_function".to_owned(), AUTHORIZER_FUNCTION.to_owned()),
+        ("authorizer_export".to_owned(), AUTHORIZER_EXPORT.to_owned()),
+    ]);
+    if let Some(e) = env {
+        let env_name = &estate.environments[e].name.value;
+        names.insert("deployments_topic".into(), format!("idpc-deployments-{env_name}"));
+        names.insert("environment_stack".into(), stack_name(resolved, StackKind::Environment(e)));
+    }
+    names
+}
+
+/// The AWS Config rule name and logical id of a managed rule identifier:
+/// `API_GW_XRAY_ENABLED` gives `idpc-api-gw-xray-enabled` and `ConfigComplianceRuleApiGwXrayEnabled`.
+pub fn config_rule_names(identifier: &str) -> (String, String) {
+    let lower = identifier.to_ascii_lowercase();
+    let parts: Vec<&str> = lower.split(['_', '-']).filter(|p| !p.is_empty()).collect();
+    let pascal: String = parts
+        .iter()
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        })
+        .collect();
+    (format!("idpc-{}", parts.join("-")), format!("ConfigComplianceRule{pascal}"))
+}
+
+/// Datadog tags of everything idpc creates for an account (and environment).
+pub fn datadog_tags(resolved: &Resolved, account: usize, env: Option<usize>) -> Vec<String> {
+    let estate = &resolved.estate;
+    let tenant = &estate.tenants[resolved.account_tenant[account]];
+    let mut tags = vec![
+        format!("tenant:{}", tenant.name.value),
+        format!("account:{}", estate.accounts[account].name.value),
+        "managed-by:idpc".to_owned(),
+    ];
+    if let Some(e) = env {
+        tags.push(format!("env:{}", estate.environments[e].name.value));
+    }
+    tags.sort();
+    tags
+}

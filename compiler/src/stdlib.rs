@@ -12,6 +12,9 @@ macro_rules! file {
     (Decl $path:literal) => {
         (concat!("<stdlib>/", $path), FileKind::BaselineDecl, include_str!(concat!("../../stdlib/", $path)))
     };
+    (Template $path:literal) => {
+        (concat!("<stdlib>/", $path), FileKind::BaselineTemplate, include_str!(concat!("../../stdlib/", $path)))
+    };
     (Compliance $path:literal) => {
         (concat!("<stdlib>/", $path), FileKind::Compliance, include_str!(concat!("../../stdlib/", $path)))
     };
@@ -19,9 +22,16 @@ macro_rules! file {
 /// Every stdlib file: (pseudo-path, kind, text).
 pub const FILES: &[(&str, FileKind, &str)] = &[
     file!(Decl "baselines/audit-trail/baseline.kdl"),
+    file!(Template "baselines/audit-trail/resources.json.hbs"),
     file!(Decl "baselines/config-compliance/baseline.kdl"),
+    file!(Template "baselines/config-compliance/resources.json.hbs"),
     file!(Decl "baselines/cost/baseline.kdl"),
+    file!(Template "baselines/cost/monitor.json.hbs"),
+    file!(Template "baselines/cost/resources.json.hbs"),
     file!(Decl "baselines/deployments/baseline.kdl"),
+    file!(Template "baselines/deployments/monitor.json.hbs"),
+    file!(Template "baselines/deployments/resources.json.hbs"),
     file!(Decl "baselines/jwt-authorizer/baseline.kdl"),
+    file!(Template "baselines/jwt-authorizer/resources.json.hbs"),
     file!(Compliance "compliance/eu-banking.kdl"),
 ];

@@ -74,6 +74,7 @@ codes! {
     UnknownParameter = "unknown-parameter", Error, "a baseline parameter that the baseline does not declare";
     MissingParameter = "missing-parameter", Error, "a required baseline parameter is missing";
     BaselineScopeMismatch = "baseline-scope-mismatch", Error, "a baseline applied to the wrong kind of node";
+    BadTemplate = "bad-template", Error, "a baseline template is missing, malformed or renders invalid JSON";
     MissingRequiredBaseline = "missing-required-baseline", Error, "a baseline requires another that is not applied";
     BadAccountId = "bad-account-id", Error, "an AWS account id that is not 12 digits";
     BadOu = "bad-ou", Error, "an organizational unit id that is not ou-... or r-...";

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::Artifact;
+use super::{Artifact, ArtifactKind};
 use crate::graph::Plan;
 use crate::resolve::Resolved;
 
@@ -26,7 +26,12 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         .iter()
         .map(|stack| {
             let depends_on: Vec<&str> = stack.depends_on.iter().map(|&d| plan.stacks[d].name.as_str()).collect();
+            let template = artifacts
+                .iter()
+                .find(|a| a.kind == ArtifactKind::CloudFormation && a.stack.as_deref() == Some(stack.name.as_str()))
+                .map(|a| a.path.as_str());
             json!({
+                "template": template,
                 "name": stack.name,
                 "account": stack.account,
                 "account_id": stack.account_id,

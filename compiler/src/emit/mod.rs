@@ -5,11 +5,16 @@
 //! output is byte-identical for the same input on any machine. Emitters never import each
 //! other; shared names come from `naming`.
 
+pub mod baselines;
+pub mod cloudformation;
 pub mod manifest;
 pub mod openapi;
 
+use crate::diagnostics::Diagnostics;
 use crate::graph::{Plan, StackKind};
+use crate::naming;
 use crate::resolve::Resolved;
+use crate::source::SourceSet;
 
 /// What an artifact is, as the manifest names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,19 +81,45 @@ pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
     bytes
 }
 
-/// Renders every artifact of a resolved, acyclic estate.
-pub fn emit(resolved: &Resolved, plan: &Plan) -> Output {
+/// Renders every artifact of a resolved, acyclic estate. Problems in baseline templates go to
+/// `sink`; the caller discards the output when there are errors.
+pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Output {
+    let rendered = baselines::render(resolved, plan, sources, sink);
     let mut artifacts = Vec::new();
     for stack in &plan.stacks {
-        if let StackKind::Stage(s) = stack.kind {
-            let stage = &resolved.stages[s];
+        let template = match stack.kind {
+            StackKind::Organisation => Some(cloudformation::organisation_stack(resolved)),
+            StackKind::Account(_) | StackKind::Environment(_) => {
+                let fragments = rendered.fragments.get(&stack.kind).map(Vec::as_slice).unwrap_or_default();
+                Some(cloudformation::baseline_stack(resolved, stack, fragments))
+            }
+            StackKind::Stage(s) => {
+                let stage = &resolved.stages[s];
+                artifacts.push(Artifact {
+                    kind: ArtifactKind::OpenApi,
+                    path: naming::openapi_path(resolved, stage),
+                    stack: Some(stack.name.clone()),
+                    bytes: to_json(&openapi::document(resolved, stage)),
+                });
+                None
+            }
+        };
+        if let Some(template) = template {
             artifacts.push(Artifact {
-                kind: ArtifactKind::OpenApi,
-                path: crate::naming::openapi_path(resolved, stage),
+                kind: ArtifactKind::CloudFormation,
+                path: naming::template_path(&stack.name),
                 stack: Some(stack.name.clone()),
-                bytes: to_json(&openapi::document(resolved, stage)),
+                bytes: to_json(&template),
             });
         }
+    }
+    for monitor in rendered.monitors {
+        artifacts.push(Artifact {
+            kind: ArtifactKind::DatadogMonitor,
+            path: monitor.path,
+            stack: Some(monitor.stack),
+            bytes: to_json(&monitor.payload),
+        });
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));

@@ -15,7 +15,7 @@ use crate::resolve::{Resolved, Stage};
 /// Name of the JWT security scheme.
 pub const JWT_SCHEME: &str = "jwt";
 /// Function name of the platform's JWT authorizer (the `jwt-authorizer` baseline).
-pub const AUTHORIZER_FUNCTION: &str = "idpc-jwt-authorizer";
+pub use crate::naming::AUTHORIZER_FUNCTION;
 /// Name of the request validator applied to every operation.
 pub const VALIDATOR: &str = "params-and-body";
 /// API Gateway's largest integration timeout.

@@ -5,13 +5,18 @@ use kdl::{KdlNode, KdlValue};
 
 use super::reader::{Ctx, Shape};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::model::{BaselineDecl, Param, ParamType, ParamValue, Profile, Scope, Spanned};
+use crate::model::{
+    BaselineDecl, ConfigRule, Param, ParamType, ParamValue, Profile, Scope, Spanned, TemplateArtifact, TemplateDecl,
+};
 
 impl Ctx<'_> {
     /// Lowers `baseline "name" scope=... { description, param, requires }`; `folder` is the
     /// name of the folder the declaration sits in, which must equal the declared name.
-    pub fn baseline_decl(&mut self, node: &KdlNode, folder: &str, stdlib: bool) -> Option<BaselineDecl> {
-        let shape = Shape { props: &["scope"], children: &["description", "param", "requires"], ..Shape::ONE_ARG };
+    pub fn baseline_decl(&mut self, node: &KdlNode, path: &str, stdlib: bool) -> Option<BaselineDecl> {
+        let folder_path = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let folder = folder_path.rsplit('/').next().unwrap_or_default();
+        let shape =
+            Shape { props: &["scope"], children: &["description", "param", "requires", "template"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "baseline name")?;
         if name.value.as_str() != folder {
@@ -47,6 +52,22 @@ impl Ctx<'_> {
             let r = self.open(child, &Shape::LIST);
             requires.extend(r.args.iter().filter_map(|e| self.name(e, "baseline name")));
         }
+        let mut templates: Vec<TemplateDecl> = Vec::new();
+        for child in self.all(&reader, "template") {
+            let Some(template) = self.template_decl(child) else { continue };
+            if templates.iter().any(|t| t.file.value == template.file.value) {
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateValue,
+                        format!("template `{}` is declared twice", template.file.value),
+                    )
+                    .primary(template.file.span, "declared again")
+                    .help("declare each template once"),
+                );
+                continue;
+            }
+            templates.push(template);
+        }
         Some(BaselineDecl {
             name,
             span: self.span(node.span()),
@@ -55,6 +76,8 @@ impl Ctx<'_> {
             params,
             requires,
             stdlib,
+            folder: folder_path.to_owned(),
+            templates,
         })
     }
 
@@ -92,7 +115,17 @@ impl Ctx<'_> {
         let mut one_of = Vec::new();
         if let Some(child) = self.single(&reader, "one-of") {
             let r = self.open(child, &Shape::LIST);
-            one_of.extend(r.args.iter().filter_map(|e| self.string(e, "allowed value")).map(|v| v.value));
+            for entry in &r.args {
+                match entry.value() {
+                    KdlValue::String(s) => one_of.push(ParamValue::String(s.clone())),
+                    KdlValue::Integer(i) => one_of.extend(i64::try_from(*i).ok().map(ParamValue::Integer)),
+                    KdlValue::Float(f) if f.is_finite() => one_of.push(ParamValue::Number(*f)),
+                    _ => self.report(
+                        Diagnostic::new(Code::WrongType, "allowed values are strings or numbers")
+                            .primary(self.value_span(entry), "not a string or number"),
+                    ),
+                }
+            }
         }
         let mut param = Param { name, ty, required, default: None, min, max, one_of, description };
         if let Some(entry) = reader.props.get("default") {
@@ -122,12 +155,49 @@ impl Ctx<'_> {
         Some(param)
     }
 
-    /// Lowers `profile "name" { description "..." }`.
+    fn template_decl(&mut self, node: &KdlNode) -> Option<TemplateDecl> {
+        let reader = self.open(node, &Shape { props: &["artifact"], ..Shape::ONE_ARG });
+        let file = reader.args.first().and_then(|e| self.string(e, "template file"))?;
+        let stem_ok = file.value.strip_suffix(".json.hbs").is_some_and(|stem| crate::model::Name::parse(stem).is_ok());
+        if !stem_ok {
+            self.report(
+                Diagnostic::new(Code::BadTemplate, format!("`{}` is not a template file name", file.value))
+                    .primary(file.span, "expected <name>.json.hbs")
+                    .help("template files are named like `resources.json.hbs`: a lower-case name, then .json.hbs"),
+            );
+            return None;
+        }
+        let artifact = self.required(&reader, "artifact").and_then(|e| self.string(e, "artifact"));
+        let artifact = artifact.and_then(|a| self.one_of(a, "template artifact", TemplateArtifact::NAMES))?;
+        let artifact = if artifact.value == "cloudformation" {
+            TemplateArtifact::CloudFormation
+        } else {
+            TemplateArtifact::DatadogMonitor
+        };
+        Some(TemplateDecl { file, artifact })
+    }
+
+    /// Lowers `profile "name" { description "..."; config-rule "ID" key="value"... }`.
     pub fn profile(&mut self, node: &KdlNode) -> Option<Profile> {
-        let reader = self.open(node, &Shape { children: &["description"], ..Shape::ONE_ARG });
+        let reader = self.open(node, &Shape { children: &["description", "config-rule"], ..Shape::ONE_ARG });
         let name = self.node_name(&reader, "profile name")?;
         let description = self.single(&reader, "description").and_then(|c| self.child_string(c, "description"));
-        Some(Profile { name, description: description.map(|d| d.value) })
+        let mut config_rules = Vec::new();
+        for child in self.all(&reader, "config-rule") {
+            let r = self.open(child, &Shape { min_args: 2, max_args: 2, any_props: true, ..Shape::NONE });
+            let identifier = r.args.first().and_then(|e| self.string(e, "rule identifier"));
+            let description = r.args.get(1).and_then(|e| self.string(e, "rule description"));
+            let mut input = std::collections::BTreeMap::new();
+            for (key, entry) in &r.props {
+                if let Some(value) = self.string(entry, "rule parameter") {
+                    input.insert((*key).to_owned(), value.value);
+                }
+            }
+            if let (Some(identifier), Some(description)) = (identifier, description) {
+                config_rules.push(ConfigRule { identifier: identifier.value, description: description.value, input });
+            }
+        }
+        Some(Profile { name, description: description.map(|d| d.value), config_rules })
     }
 }
 
@@ -161,11 +231,25 @@ pub fn check_param(param: &Param, value: &ParamValue) -> Result<ParamValue, (Cod
     {
         return Err((Code::ValueOutOfRange, format!("above the maximum {max}")));
     }
-    if let ParamValue::String(s) = &value
-        && !param.one_of.is_empty()
-        && !param.one_of.contains(s)
-    {
-        return Err((Code::UnknownValue, format!("not one of {}", param.one_of.join(", "))));
+    let allowed = |candidate: &ParamValue| match (candidate, &value) {
+        (ParamValue::Integer(a), ParamValue::Number(b)) | (ParamValue::Number(b), ParamValue::Integer(a)) => {
+            (*a as f64) == *b
+        }
+        (a, b) => a == b,
+    };
+    if !param.one_of.is_empty() && !param.one_of.iter().any(allowed) {
+        let list: Vec<String> = param.one_of.iter().map(display_value).collect();
+        return Err((Code::UnknownValue, format!("not one of {}", list.join(", "))));
     }
     Ok(value)
+}
+
+/// A parameter value as a user would write it.
+pub fn display_value(value: &ParamValue) -> String {
+    match value {
+        ParamValue::String(s) => s.clone(),
+        ParamValue::Integer(i) => i.to_string(),
+        ParamValue::Number(n) => n.to_string(),
+        ParamValue::Boolean(b) => b.to_string(),
+    }
 }

@@ -71,13 +71,12 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
                 }
             }
             FileKind::BaselineDecl => {
-                let folder = parsed.path.rsplit('/').nth(1).unwrap_or_default();
                 let stdlib = parsed.path.starts_with(crate::stdlib::PREFIX);
                 let mut declared = false;
                 for node in parsed.document.nodes() {
                     if node.name().value() == "baseline" && !declared {
                         declared = true;
-                        match ctx.baseline_decl(node, folder, stdlib) {
+                        match ctx.baseline_decl(node, parsed.path, stdlib) {
                             Some(decl) => estate.baselines.push(decl),
                             None => broken(&mut estate, node),
                         }
@@ -96,7 +95,7 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
                     ctx.report(
                         Diagnostic::new(Code::MissingNode, "baseline.kdl declares no baseline")
                             .primary(Span::new(parsed.file, 0, 0), "empty declaration")
-                            .help(format!("write `baseline \"{folder}\" scope=\"account\" {{ ... }}`")),
+                            .help("write `baseline \"<folder name>\" scope=\"account\" { ... }`"),
                     );
                 }
             }

@@ -93,8 +93,8 @@ pub struct Param {
     pub min: Option<f64>,
     /// Largest allowed number.
     pub max: Option<f64>,
-    /// Allowed strings, when restricted.
-    pub one_of: Vec<String>,
+    /// Allowed values, when restricted (strings, or numbers for numeric parameters).
+    pub one_of: Vec<ParamValue>,
     /// What the parameter means.
     pub description: Option<String>,
 }
@@ -116,6 +116,41 @@ pub struct BaselineDecl {
     pub requires: Vec<Spanned<Name>>,
     /// Whether it comes from the stdlib (else from the estate's `baselines/`).
     pub stdlib: bool,
+    /// The folder of its files, such as `baselines/cost` or `<stdlib>/baselines/cost`.
+    pub folder: String,
+    /// Templates and the artifacts they feed, in declaration order.
+    pub templates: Vec<TemplateDecl>,
+}
+
+/// What a baseline template renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TemplateArtifact {
+    /// A CloudFormation fragment `{"Resources": {...}, "Outputs": {...}}` merged into the
+    /// owner's baseline stack.
+    CloudFormation,
+    /// One Datadog monitor payload (or `null` for none).
+    DatadogMonitor,
+}
+
+impl TemplateArtifact {
+    /// Every spelling.
+    pub const NAMES: &'static [&'static str] = &["cloudformation", "datadog-monitor"];
+}
+
+/// A `template "file.json.hbs" artifact="..."` line of a baseline declaration.
+#[derive(Clone, Debug)]
+pub struct TemplateDecl {
+    /// File name inside the baseline's folder.
+    pub file: Spanned<String>,
+    /// What it renders.
+    pub artifact: TemplateArtifact,
+}
+
+impl TemplateDecl {
+    /// The file name without `.json.hbs`, used in artifact names.
+    pub fn stem(&self) -> &str {
+        self.file.value.strip_suffix(".json.hbs").unwrap_or(&self.file.value)
+    }
 }
 
 /// A `baseline "name" key=value...` line inside an account or environment.
@@ -136,4 +171,17 @@ pub struct Profile {
     pub name: Spanned<Name>,
     /// What it is for.
     pub description: Option<String>,
+    /// AWS Config managed rules that `config-compliance` deploys for tenants of this profile.
+    pub config_rules: Vec<ConfigRule>,
+}
+
+/// An AWS Config managed rule of a compliance profile.
+#[derive(Clone, Debug)]
+pub struct ConfigRule {
+    /// Managed rule identifier, such as `API_GW_XRAY_ENABLED`.
+    pub identifier: String,
+    /// What it checks.
+    pub description: String,
+    /// Input parameters, by name.
+    pub input: std::collections::BTreeMap<String, String>,
 }

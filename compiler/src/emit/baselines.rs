@@ -1,0 +1,390 @@
+//! Baseline templates: every template of every baseline instance, rendered with Handlebars in
+//! strict mode and parsed back.
+//!
+//! Templates stay dumb: names, ARNs and thresholds are computed here and in `naming`, and put
+//! in the context. Every value goes in through the `json` helper (HTML escaping is off, and a
+//! lint refuses any other insertion), so user text cannot break out of its JSON string. A
+//! template that fails to parse or render, or renders something that is not the fragment its
+//! artifact needs, is a `bad-template` diagnostic pointing at the baseline use and the
+//! template line.
+
+use std::collections::BTreeMap;
+
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
+use serde_json::{Map, Value, json};
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::graph::{Plan, StackKind};
+use crate::model::{ParamType, ParamValue, TemplateArtifact, TemplateDecl};
+use crate::naming;
+use crate::resolve::{Instance, Owner, Resolved};
+use crate::source::{FileId, SourceSet, Span};
+
+/// A CloudFormation fragment of one baseline instance.
+#[derive(Clone, Debug)]
+pub struct Fragment {
+    /// Index into `Resolved::instances`.
+    pub instance: usize,
+    /// `Resources`, by logical id.
+    pub resources: Map<String, Value>,
+    /// `Outputs`, by logical id.
+    pub outputs: Map<String, Value>,
+}
+
+/// A Datadog monitor rendered by a baseline.
+#[derive(Clone, Debug)]
+pub struct Monitor {
+    /// Path under OUT.
+    pub path: String,
+    /// The stack of the instance that rendered it.
+    pub stack: String,
+    /// The payload.
+    pub payload: Value,
+}
+
+/// Everything the baselines rendered.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    /// CloudFormation fragments by stack, in instance order.
+    pub fragments: BTreeMap<StackKind, Vec<Fragment>>,
+    /// Datadog monitors, in instance order.
+    pub monitors: Vec<Monitor>,
+}
+
+/// Renders every template of every instance that belongs to a planned stack.
+pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Rendered {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    registry.register_helper("json", Box::new(json_helper));
+    registry.register_helper("concat", Box::new(concat_helper));
+    let files: BTreeMap<&str, FileId> = sources.iter().map(|(id, f)| (f.path.as_str(), id)).collect();
+    let mut registered: BTreeMap<String, Result<(), Diagnostic>> = BTreeMap::new();
+    let mut rendered = Rendered::default();
+    for (index, instance) in resolved.instances.iter().enumerate() {
+        let kind = match instance.owner {
+            Owner::Account(a) => StackKind::Account(a),
+            Owner::Environment(e) => StackKind::Environment(e),
+        };
+        let Some(stack) = plan.stacks.iter().find(|s| s.kind == kind) else { continue };
+        let decl = &resolved.estate.baselines[instance.decl];
+        let context = context(resolved, instance, &stack.name);
+        for template in &decl.templates {
+            let path = format!("{}/{}", decl.folder, template.file.value);
+            let Some(&file) = files.get(path.as_str()) else {
+                sink.push(
+                    Diagnostic::new(Code::BadTemplate, format!("template `{path}` does not exist"))
+                        .primary(instance.span, format!("`{}` needs this template", instance.name))
+                        .secondary(template.file.span, "declared here")
+                        .help(format!(
+                            "add `{}` to the baseline's folder, or remove the `template` line",
+                            template.file.value
+                        )),
+                );
+                continue;
+            };
+            let status =
+                registered.entry(path.clone()).or_insert_with(|| register(&mut registry, &path, file, sources));
+            if let Err(problem) = status {
+                sink.push(
+                    problem.clone().primary(instance.span, format!("`{}` cannot be rendered", template.file.value)),
+                );
+                continue;
+            }
+            let failure = |message: String, at: Span| {
+                Diagnostic::new(Code::BadTemplate, message)
+                    .primary(instance.span, format!("rendering `{}` for this use failed", template.file.value))
+                    .secondary(at, "template")
+            };
+            let text = match registry.render(&path, &context) {
+                Ok(text) => text,
+                Err(error) => {
+                    let at = template_span(sources, file, error.line_no.zip(error.column_no));
+                    sink.push(failure(format!("template `{path}` failed: {}", error.reason()), at));
+                    continue;
+                }
+            };
+            let whole = Span::new(file, 0, 0);
+            let value: Value = match serde_json::from_str(&text) {
+                Ok(value) => value,
+                Err(error) => {
+                    let message = format!(
+                        "template `{path}` rendered invalid JSON: {error} (line {} of the output)",
+                        error.line()
+                    );
+                    sink.push(failure(message, whole));
+                    continue;
+                }
+            };
+            match template.artifact {
+                TemplateArtifact::CloudFormation => match fragment(index, &decl.name.value.pascal(), value) {
+                    Ok(fragment) => rendered.fragments.entry(kind).or_default().push(fragment),
+                    Err(problem) => sink.push(failure(format!("template `{path}` {problem}"), whole)),
+                },
+                TemplateArtifact::DatadogMonitor => match value {
+                    Value::Null => {}
+                    Value::Object(_) => rendered.monitors.push(Monitor {
+                        path: naming::baseline_monitor_path(&stack.name, instance.name.as_str(), template.stem()),
+                        stack: stack.name.clone(),
+                        payload: value,
+                    }),
+                    _ => sink.push(failure(format!("template `{path}` must render one monitor object or null"), whole)),
+                },
+            }
+        }
+    }
+    check_collisions(resolved, &rendered, sink);
+    rendered
+}
+
+fn register(registry: &mut Handlebars<'_>, path: &str, file: FileId, sources: &SourceSet) -> Result<(), Diagnostic> {
+    let text = sources.file(file).map(|f| f.text.as_str()).unwrap_or_default();
+    if let Some(offset) = raw_insertion(text) {
+        return Err(Diagnostic::new(Code::BadTemplate, format!("template `{path}` inserts a value without `json`"))
+            .secondary(Span::new(file, offset, offset + 2), "raw insertion")
+            .help(
+                "insert every value as `{{json ...}}` (strings built with `(concat ...)`), so that it stays valid JSON",
+            ));
+    }
+    registry.register_template_string(path, text).map_err(|error| {
+        let at = template_span(sources, file, error.pos());
+        Diagnostic::new(Code::BadTemplate, format!("template `{path}` does not parse: {}", error.reason()))
+            .secondary(at, "here")
+            .help("fix the Handlebars syntax at this line")
+    })
+}
+
+/// Offset of the first `{{...}}` that is neither a `json` insertion nor a block, comment or
+/// `else`; triple-stash `{{{` is always refused.
+pub fn raw_insertion(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text.get(from..).and_then(|t| t.find("{{")) {
+        let at = from + found;
+        let rest = text.get(at + 2..).unwrap_or_default();
+        if rest.starts_with('{') {
+            return Some(at);
+        }
+        let rest = rest.trim_start_matches('~').trim_start();
+        let allowed = ["json ", "#", "/", "else", "!"].iter().any(|p| rest.starts_with(p));
+        if !allowed {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// The span of a 1-based line and column of a template, or its first byte.
+fn template_span(sources: &SourceSet, file: FileId, position: Option<(usize, usize)>) -> Span {
+    let text = sources.file(file).map(|f| f.text.as_str()).unwrap_or_default();
+    let offset = position.map_or(0, |(line, column)| {
+        let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+        (line_start + column.saturating_sub(1)).min(text.len())
+    });
+    Span::new(file, offset, (offset + 1).min(text.len()).max(offset))
+}
+
+fn fragment(instance: usize, prefix: &str, value: Value) -> Result<Fragment, String> {
+    let Value::Object(mut object) = value else { return Err("must render a JSON object".into()) };
+    let mut take = |key: &str| match object.remove(key) {
+        None => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(format!("has a `{key}` that is not an object")),
+    };
+    let resources = take("Resources")?;
+    let outputs = take("Outputs")?;
+    if let Some(key) = object.keys().next() {
+        return Err(format!("has `{key}`; a fragment holds only `Resources` and `Outputs`"));
+    }
+    for (id, resource) in resources.iter().chain(outputs.iter()) {
+        if !id.starts_with(prefix) || !id.bytes().all(|b| b.is_ascii_alphanumeric()) || id.len() > 255 {
+            return Err(format!("has logical id `{id}`; ids are alphanumeric and start with `{prefix}`"));
+        }
+        if !resource.is_object() {
+            return Err(format!("has `{id}`, which is not an object"));
+        }
+    }
+    for (id, resource) in &resources {
+        if !resource.get("Type").is_some_and(Value::is_string) {
+            return Err(format!("has resource `{id}` without a `Type`"));
+        }
+    }
+    Ok(Fragment { instance, resources, outputs })
+}
+
+/// Two baselines of one stack must not define the same logical id.
+fn check_collisions(resolved: &Resolved, rendered: &Rendered, sink: &mut Diagnostics) {
+    for fragments in rendered.fragments.values() {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for fragment in fragments {
+            for id in fragment.resources.keys().chain(fragment.outputs.keys()) {
+                if let Some(&first) = seen.get(id.as_str()) {
+                    let (a, b) = (&resolved.instances[first], &resolved.instances[fragment.instance]);
+                    sink.push(
+                        Diagnostic::new(Code::BadTemplate, format!("`{}` and `{}` both define `{id}`", a.name, b.name))
+                            .primary(b.span, "second definition")
+                            .secondary(a.span, "first definition")
+                            .help("logical ids start with the baseline's own name; rename one"),
+                    );
+                } else {
+                    seen.insert(id, fragment.instance);
+                }
+            }
+        }
+    }
+}
+
+/// The template context of one instance.
+pub fn context(resolved: &Resolved, instance: &Instance, stack_name: &str) -> Value {
+    let estate = &resolved.estate;
+    let decl = &estate.baselines[instance.decl];
+    let (account, env) = match instance.owner {
+        Owner::Account(a) => (a, None),
+        Owner::Environment(e) => (resolved.env_account[e], Some(e)),
+    };
+    let platform = resolved.platform();
+    let tenant = &estate.tenants[resolved.account_tenant[account]];
+    let profile = tenant.compliance.as_ref().and_then(|c| estate.profiles.iter().find(|p| p.name.value == c.value));
+    let mut params = Map::new();
+    let mut s3 = Map::new();
+    for (name, value) in &instance.params {
+        params.insert(name.replace('-', "_"), param_json(value));
+        let is_s3 = decl.params.iter().any(|p| &p.name.value == name && p.ty == ParamType::S3Uri);
+        if let (true, ParamValue::String(uri)) = (is_s3, value) {
+            let (bucket, key) = uri.trim_start_matches("s3://").split_once('/').unwrap_or_default();
+            s3.insert(name.replace('-', "_"), json!({ "bucket": bucket, "key": key, "uri": uri }));
+        }
+    }
+    let config_rules: Vec<Value> = profile
+        .map(|p| {
+            p.config_rules
+                .iter()
+                .map(|rule| {
+                    let (name, logical_id) = naming::config_rule_names(&rule.identifier);
+                    let input = if rule.input.is_empty() { Value::Null } else { json!(rule.input) };
+                    json!({
+                        "identifier": rule.identifier,
+                        "name": name,
+                        "logical_id": logical_id,
+                        "description": rule.description,
+                        "input_parameters": input,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let a = &estate.accounts[account];
+    let mut context = json!({
+        "params": params,
+        "s3": s3,
+        "platform": {
+            "name": platform.name.value.as_str(),
+            "notify": platform.datadog.notify.value.join(" "),
+            "datadog_site": platform.datadog.site.value,
+        },
+        "tenant": {
+            "name": tenant.name.value.as_str(),
+            "compliance": tenant.compliance.as_ref().map(|c| c.value.as_str()),
+        },
+        "account": {
+            "name": a.name.value.as_str(),
+            "id": a.id.as_ref().map(|id| id.value.0.as_str()),
+            "region": resolved.account_region(account).as_str(),
+        },
+        "stack": { "name": stack_name },
+        "names": naming::baseline_names(resolved, account, env),
+        "config_rules": config_rules,
+        "datadog": { "tags": naming::datadog_tags(resolved, account, env) },
+    });
+    if let (Some(e), Some(map)) = (env, context.as_object_mut()) {
+        let environment = &estate.environments[e];
+        map.insert(
+            "environment".into(),
+            json!({ "name": environment.name.value.as_str(), "tier": environment.tier.value.as_str() }),
+        );
+    }
+    context
+}
+
+/// A parameter as JSON; whole numbers as integers, so that `2500` renders as `2500`.
+fn param_json(value: &ParamValue) -> Value {
+    match value {
+        ParamValue::String(s) => json!(s),
+        ParamValue::Integer(i) => json!(i),
+        ParamValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => json!(*n as i64),
+        ParamValue::Number(n) => json!(n),
+        ParamValue::Boolean(b) => json!(b),
+    }
+}
+
+/// `{{json value}}`: the value as JSON text.
+fn json_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = h.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    missing(param)?;
+    let text = serde_json::to_string(param.value()).map_err(|e| RenderErrorReason::Other(e.to_string()))?;
+    out.write(&text)?;
+    Ok(())
+}
+
+/// Strict mode for helper parameters: handlebars passes a missing path as null; we refuse it.
+fn missing(param: &handlebars::PathAndJson<'_>) -> Result<(), RenderErrorReason> {
+    match param.relative_path() {
+        Some(path) if param.is_value_missing() => {
+            Err(RenderErrorReason::Other(format!("`{path}` is not in the context")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `(concat a b ...)`: strings and numbers joined into one string.
+fn concat_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let mut text = String::new();
+    for param in h.params() {
+        missing(param)?;
+        match param.value() {
+            Value::String(s) => text.push_str(s),
+            Value::Number(n) => text.push_str(&n.to_string()),
+            Value::Bool(b) => text.push_str(&b.to_string()),
+            other => {
+                return Err(RenderErrorReason::Other(format!("concat takes strings and numbers, not {other}")).into());
+            }
+        }
+    }
+    out.write(&text)?;
+    Ok(())
+}
+
+/// The template of a declaration, for callers that list what a baseline renders.
+pub fn template_path(folder: &str, template: &TemplateDecl) -> String {
+    format!("{folder}/{}", template.file.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: Option<usize>) {
+        assert_eq!(raw_insertion(text), expected);
+    }
+
+    #[test]
+    fn raw_insertions() {
+        check(r#"{"a": {{json x}}}"#, None);
+        check(r#"{{#each xs}}{{json this}}{{/each}}{{#if a}}1{{else}}2{{/if}}{{! note }}"#, None);
+        check(r#"{"a": "{{x}}"}"#, Some(7));
+        check(r#"{"a": {{{x}}}}"#, Some(6));
+        check(r#"{{~json x~}}"#, None);
+    }
+}

@@ -1,0 +1,89 @@
+//! CloudFormation templates of the baseline stacks (an account's or an environment's
+//! baselines, merged) and of the organisation stack (requested accounts).
+
+use serde_json::{Map, Value, json};
+
+use super::baselines::Fragment;
+use crate::graph::Stack;
+use crate::resolve::Resolved;
+
+/// A baseline stack: the fragments of its instances, merged (ids are unique, checked by
+/// `baselines::render`).
+pub fn baseline_stack(resolved: &Resolved, stack: &Stack, fragments: &[Fragment]) -> Value {
+    let mut resources = Map::new();
+    let mut outputs = Map::new();
+    let mut names: Vec<&str> = Vec::new();
+    for fragment in fragments {
+        names.push(resolved.instances[fragment.instance].name.as_str());
+        resources.extend(fragment.resources.clone());
+        outputs.extend(fragment.outputs.clone());
+    }
+    let description = format!("idpc {}: baselines {}", stack.name, names.join(", "));
+    template(description, resources, outputs)
+}
+
+/// The organisation stack: one `AWS::Organizations::Account` per requested account, retained
+/// when removed from the stack (closing an account is never a side effect of a build).
+pub fn organisation_stack(resolved: &Resolved) -> Value {
+    let mut resources = Map::new();
+    let mut outputs = Map::new();
+    for (a, account) in resolved.estate.accounts.iter().enumerate() {
+        if account.id.is_some() {
+            continue;
+        }
+        let id = format!("Account{}", account.name.value.pascal());
+        let tenant = &resolved.estate.tenants[resolved.account_tenant[a]];
+        let mut tags: Vec<Value> = resolved
+            .platform()
+            .tags
+            .iter()
+            .map(|(k, v)| json!({ "Key": k.value, "Value": v.value }))
+            .chain([
+                json!({ "Key": "idpc:account", "Value": account.name.value.as_str() }),
+                json!({ "Key": "idpc:tenant", "Value": tenant.name.value.as_str() }),
+            ])
+            .collect();
+        if let Some(cost_center) = &tenant.cost_center {
+            tags.push(json!({ "Key": "idpc:cost-center", "Value": cost_center.value }));
+        }
+        tags.sort_by(|x, y| x["Key"].as_str().cmp(&y["Key"].as_str()));
+        let mut properties = json!({
+            "AccountName": account.name.value.as_str(),
+            "Email": account.email.as_ref().map(|e| e.value.as_str()),
+            "Tags": tags,
+        });
+        if let (Some(ou), Some(map)) = (&account.ou, properties.as_object_mut()) {
+            map.insert("ParentIds".into(), json!([ou.value]));
+        }
+        resources.insert(
+            id.clone(),
+            json!({
+                "Type": "AWS::Organizations::Account",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": properties,
+            }),
+        );
+        outputs.insert(
+            format!("{id}Id"),
+            json!({
+                "Description": format!("Id of the requested account {}", account.name.value),
+                "Value": { "Fn::GetAtt": [id, "AccountId"] },
+                "Export": { "Name": format!("idpc-account-{}-id", account.name.value) },
+            }),
+        );
+    }
+    template("idpc organisation: accounts requested by the estate".to_owned(), resources, outputs)
+}
+
+fn template(description: String, resources: Map<String, Value>, outputs: Map<String, Value>) -> Value {
+    let mut template = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": description,
+        "Resources": resources,
+    });
+    if let (false, Some(map)) = (outputs.is_empty(), template.as_object_mut()) {
+        map.insert("Outputs".into(), Value::Object(outputs));
+    }
+    template
+}
