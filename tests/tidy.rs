@@ -100,10 +100,11 @@ fn imports_follow_the_pipeline() {
         ("parse", 1),
         ("lower", 2),
         ("resolve", 3),
-        ("naming", 4),
-        ("graph", 5),
-        ("emit", 6),
-        ("write", 7),
+        ("check", 4),
+        ("naming", 5),
+        ("graph", 6),
+        ("emit", 7),
+        ("write", 8),
     ];
     let layer = |module: &str| layers.iter().find(|(m, _)| *m == module).map(|(_, l)| *l);
     let src = repo_root().join("compiler/src");

@@ -6,15 +6,17 @@
 //! 2. [`parse`]: text to KDL documents (syntax errors, nesting limit).
 //! 3. [`lower`]: KDL to the typed [`model`] (unknown/duplicate/malformed input).
 //! 4. [`resolve`]: references between entities, baseline instances, expiry.
-//! 5. [`graph`]: the dependency graph, cycles, stacks and deploy waves ([`naming`] derives
+//! 5. [`check`]: the tenants' compliance policies and their waivers.
+//! 6. [`graph`]: the dependency graph, cycles, stacks and deploy waves ([`naming`] derives
 //!    every stack name, tag and path from spec names).
-//! 6. [`emit`]: artifacts and the manifest, rendered in memory.
-//! 7. [`write`]: the only writer; replaces the output folder atomically.
+//! 7. [`emit`]: artifacts and the manifest, rendered in memory.
+//! 8. [`write`]: the only writer; replaces the output folder atomically.
 //!
-//! [`compile`] runs passes 1-6 as a pure function of the files and [`Options`]; every pass
+//! [`compile`] runs passes 1-7 as a pure function of the files and [`Options`]; every pass
 //! reports into one [`diagnostics::Diagnostics`] sink and the run reports every problem at
 //! once. Any error means no output.
 
+pub mod check;
 pub mod diagnostics;
 pub mod emit;
 pub mod graph;
@@ -150,6 +152,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
     let mut output = None;
     let resolved = if unreadable { None } else { resolve::resolve(estate, options.today, &mut sink) };
     if let Some(resolved) = resolved {
+        check::check(&resolved, options.today, &mut sink);
         let graph = Graph::build(&resolved);
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);

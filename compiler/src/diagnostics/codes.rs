@@ -102,6 +102,16 @@ codes! {
     MtlsWithoutDomain = "mtls-without-domain", Error, "mutual TLS needs a custom domain";
     MissingJwtAuthorizer = "missing-jwt-authorizer", Error, "an API with jwt is deployed to an account without the jwt-authorizer baseline";
     RegionMismatch = "region-mismatch", Error, "an ARN points at another region than the stage that uses it";
+    ProductionApiWithoutMtls = "production-api-without-mtls", Error, "policy: an API deployed to production without mutual TLS";
+    ProductionApiWithoutJwt = "production-api-without-jwt", Error, "policy: an API deployed to production without JWT validation";
+    AllowIpTooWide = "allow-ip-too-wide", Error, "policy: an IP allow-list range wider than the profile allows";
+    AllowIpAny = "allow-ip-any", Error, "policy: an IP allow-list that admits every address";
+    RegionOutsideEu = "region-outside-eu", Error, "policy: an account of an EU tenant in a region outside the EU";
+    ProductionAccountWithoutBaseline = "production-account-without-baseline", Error, "policy: an account hosting production lacks a required baseline";
+    WaiverWithoutReason = "waiver-without-reason", Error, "a waiver that gives no reason";
+    WaiverExpired = "waiver-expired", Error, "a waiver past its end date";
+    UnknownWaiverCode = "unknown-waiver-code", Error, "a waiver for a code that is not a waivable policy";
+    UnusedWaiver = "unused-waiver", Error, "a waiver that waives nothing";
     InternalError = "internal-error", Error, "idpc itself failed; this is a bug";
 }
 

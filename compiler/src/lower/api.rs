@@ -14,7 +14,7 @@ use crate::model::{
 use crate::source::Span;
 
 const API_CHILDREN: &[&str] =
-    &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses"];
+    &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses", "waive"];
 const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
 
 impl Ctx<'_> {
@@ -46,6 +46,7 @@ impl Ctx<'_> {
         let monitors = self.monitors(&reader);
         let slo = self.single(&reader, "slo").and_then(|c| self.slo(c));
         let uses = self.name_list(&reader, "uses", "API name");
+        let waivers = self.waivers(&reader);
         Some(Api {
             name: name?,
             span: self.span(node.span()),
@@ -60,6 +61,7 @@ impl Ctx<'_> {
             monitors,
             slo,
             uses,
+            waivers,
         })
     }
 

@@ -6,7 +6,8 @@ use kdl::{KdlNode, KdlValue};
 use super::reader::{Ctx, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
-    BaselineDecl, ConfigRule, Param, ParamType, ParamValue, Profile, Scope, Spanned, TemplateArtifact, TemplateDecl,
+    BaselineDecl, ConfigRule, Param, ParamType, ParamValue, PolicyUse, Profile, Scope, Spanned, TemplateArtifact,
+    TemplateDecl,
 };
 
 impl Ctx<'_> {
@@ -179,7 +180,7 @@ impl Ctx<'_> {
 
     /// Lowers `profile "name" { description "..."; config-rule "ID" key="value"... }`.
     pub fn profile(&mut self, node: &KdlNode) -> Option<Profile> {
-        let reader = self.open(node, &Shape { children: &["description", "config-rule"], ..Shape::ONE_ARG });
+        let reader = self.open(node, &Shape { children: &["description", "config-rule", "policy"], ..Shape::ONE_ARG });
         let name = self.node_name(&reader, "profile name")?;
         let description = self.single(&reader, "description").and_then(|c| self.child_string(c, "description"));
         let mut config_rules = Vec::new();
@@ -197,7 +198,27 @@ impl Ctx<'_> {
                 config_rules.push(ConfigRule { identifier: identifier.value, description: description.value, input });
             }
         }
-        Some(Profile { name, description: description.map(|d| d.value), config_rules })
+        let mut policies = Vec::new();
+        for child in self.all(&reader, "policy") {
+            let r = self.open(child, &Shape { any_props: true, ..Shape::ONE_ARG });
+            let Some(code) = r.args.first().and_then(|e| self.string(e, "policy code")) else { continue };
+            let mut settings = std::collections::BTreeMap::new();
+            for (key, entry) in &r.props {
+                let value = match entry.value() {
+                    KdlValue::String(s) => ParamValue::String(s.clone()),
+                    KdlValue::Integer(i) => match i64::try_from(*i) {
+                        Ok(i) => ParamValue::Integer(i),
+                        Err(_) => continue,
+                    },
+                    KdlValue::Float(f) => ParamValue::Number(*f),
+                    KdlValue::Bool(b) => ParamValue::Boolean(*b),
+                    KdlValue::Null => continue,
+                };
+                settings.insert((*key).to_owned(), Spanned::new(value, self.value_span(entry)));
+            }
+            policies.push(PolicyUse { code, settings });
+        }
+        Some(Profile { name, description: description.map(|d| d.value), config_rules, policies })
     }
 }
 

@@ -4,7 +4,7 @@ use kdl::{KdlNode, KdlValue};
 
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::model::{Account, BaselineUse, Datadog, Environment, ParamValue, Platform, Spanned, Tenant, Tier};
+use crate::model::{Account, BaselineUse, Datadog, Environment, ParamValue, Platform, Spanned, Tenant, Tier, Waiver};
 
 /// Datadog sites idpc can target.
 pub const DATADOG_SITES: &[&str] = &[
@@ -43,7 +43,7 @@ impl Ctx<'_> {
 
     /// Lowers `platform "name" { ... }`.
     pub fn platform(&mut self, node: &KdlNode) -> Option<Platform> {
-        let shape = Shape { children: &["management-account", "region", "datadog", "tag"], ..Shape::ONE_ARG };
+        let shape = Shape { children: &["management-account", "region", "datadog", "tag", "waive"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "platform name");
         let management = self.single(&reader, "management-account");
@@ -69,6 +69,7 @@ impl Ctx<'_> {
             }
         };
         let tags = self.tags(&reader);
+        let waivers = self.waivers(&reader);
         Some(Platform {
             name: name?,
             span: self.span(node.span()),
@@ -76,6 +77,7 @@ impl Ctx<'_> {
             region: region?,
             datadog: datadog?,
             tags,
+            waivers,
         })
     }
 
@@ -143,7 +145,7 @@ impl Ctx<'_> {
 
     /// Lowers `tenant "name" { ... }`.
     pub fn tenant(&mut self, node: &KdlNode) -> Option<Tenant> {
-        let children = &["display-name", "contact", "cost-center", "region", "compliance"];
+        let children = &["display-name", "contact", "cost-center", "region", "compliance", "waive"];
         let reader = self.open(node, &Shape { children, ..Shape::ONE_ARG });
         let name = self.node_name(&reader, "tenant name");
         let display_name = self.single(&reader, "display-name").and_then(|c| self.child_string(c, "display-name"));
@@ -170,6 +172,7 @@ impl Ctx<'_> {
             }
             None => None,
         };
+        let waivers = self.waivers(&reader);
         Some(Tenant {
             name: name?,
             span: self.span(node.span()),
@@ -178,13 +181,17 @@ impl Ctx<'_> {
             cost_center,
             region,
             compliance,
+            waivers,
         })
     }
 
     /// Lowers `account "name" tenant=... { baseline ... }`.
     pub fn account(&mut self, node: &KdlNode) -> Option<Account> {
-        let shape =
-            Shape { props: &["tenant", "id", "email", "ou", "region"], children: &["baseline"], ..Shape::ONE_ARG };
+        let shape = Shape {
+            props: &["tenant", "id", "email", "ou", "region"],
+            children: &["baseline", "waive"],
+            ..Shape::ONE_ARG
+        };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "account name");
         let tenant = self.required(&reader, "tenant").and_then(|e| self.name(e, "tenant name"));
@@ -207,7 +214,18 @@ impl Ctx<'_> {
             );
         }
         let baselines = self.baseline_uses(&reader);
-        Some(Account { name: name?, span: self.span(node.span()), tenant: tenant?, id, email, ou, region, baselines })
+        let waivers = self.waivers(&reader);
+        Some(Account {
+            name: name?,
+            span: self.span(node.span()),
+            tenant: tenant?,
+            id,
+            email,
+            ou,
+            region,
+            baselines,
+            waivers,
+        })
     }
 
     fn ou(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
@@ -232,7 +250,8 @@ impl Ctx<'_> {
 
     /// Lowers `environment "name" account=... tier=... { baseline ... }`.
     pub fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
-        let shape = Shape { props: &["account", "tier", "expires"], children: &["baseline"], ..Shape::ONE_ARG };
+        let shape =
+            Shape { props: &["account", "tier", "expires"], children: &["baseline", "waive"], ..Shape::ONE_ARG };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "environment name");
         let account = self.required(&reader, "account").and_then(|e| self.name(e, "account name"));
@@ -257,6 +276,7 @@ impl Ctx<'_> {
             _ => {}
         }
         let baselines = self.baseline_uses(&reader);
+        let waivers = self.waivers(&reader);
         Some(Environment {
             name: name?,
             span: self.span(node.span()),
@@ -264,7 +284,24 @@ impl Ctx<'_> {
             tier: tier?,
             expires,
             baselines,
+            waivers,
         })
+    }
+
+    /// `waive "CODE" reason="..." until="YYYY-MM-DD"` children; checked against policies later.
+    pub fn waivers(&mut self, reader: &Reader<'_>) -> Vec<Waiver> {
+        let mut waivers = Vec::new();
+        for child in self.all(reader, "waive") {
+            let r = self.open(child, &Shape { props: &["reason", "until"], ..Shape::ONE_ARG });
+            let Some(code) = r.args.first().and_then(|e| self.string(e, "waived code")) else { continue };
+            let reason = r.props.get("reason").and_then(|e| self.string(e, "reason"));
+            let until = self.required(&r, "until").and_then(|e| self.string(e, "until")).and_then(|d| self.date(d));
+            if r.props.contains_key("until") && until.is_none() {
+                continue;
+            }
+            waivers.push(Waiver { code, reason, until, span: self.span(child.span()) });
+        }
+        waivers
     }
 
     fn baseline_uses(&mut self, reader: &Reader<'_>) -> Vec<BaselineUse> {

@@ -1,6 +1,6 @@
 //! The API side of the model: APIs, their routes, security, backends and monitors.
 
-use super::{Method, Name, Region, Spanned};
+use super::{Method, Name, Region, Spanned, Waiver};
 use crate::source::Span;
 
 /// A service API, deployed to one or more environments.
@@ -32,6 +32,8 @@ pub struct Api {
     pub slo: Option<Slo>,
     /// APIs this one calls, in the order written.
     pub uses: Vec<Spanned<Name>>,
+    /// `waive` lines: accepted policy violations, each with a reason and an end date.
+    pub waivers: Vec<Waiver>,
 }
 
 /// A custom domain with its ACM certificate.

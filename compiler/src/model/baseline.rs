@@ -173,6 +173,30 @@ pub struct Profile {
     pub description: Option<String>,
     /// AWS Config managed rules that `config-compliance` deploys for tenants of this profile.
     pub config_rules: Vec<ConfigRule>,
+    /// Policies checked at compile time for tenants of this profile.
+    pub policies: Vec<PolicyUse>,
+}
+
+/// A `policy "code" key=value...` line of a compliance profile.
+#[derive(Clone, Debug)]
+pub struct PolicyUse {
+    /// The policy's code (a registry code such as `allow-ip-too-wide`).
+    pub code: Spanned<String>,
+    /// Settings of the policy, by name.
+    pub settings: std::collections::BTreeMap<String, Spanned<ParamValue>>,
+}
+
+/// A `waive "CODE" reason="..." until="YYYY-MM-DD"` line inside the node it applies to.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    /// The policy code it waives.
+    pub code: Spanned<String>,
+    /// Why the violation is accepted.
+    pub reason: Option<Spanned<String>>,
+    /// Last day the waiver applies.
+    pub until: Option<Spanned<crate::model::Date>>,
+    /// The `waive` node.
+    pub span: Span,
 }
 
 /// An AWS Config managed rule of a compliance profile.

@@ -1,6 +1,6 @@
 //! The organisation side of the model: platform, tenants, accounts, environments.
 
-use super::{AccountId, BaselineUse, Date, Name, Region, Spanned, Tier};
+use super::{AccountId, BaselineUse, Date, Name, Region, Spanned, Tier, Waiver};
 use crate::source::Span;
 
 /// The one platform: organisation-wide settings.
@@ -18,6 +18,8 @@ pub struct Platform {
     pub datadog: Datadog,
     /// Tags applied to every stack, in the order written (keys are unique).
     pub tags: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `waive` lines: accepted policy violations, each with a reason and an end date.
+    pub waivers: Vec<Waiver>,
 }
 
 /// Where Datadog lives and whom it notifies.
@@ -48,6 +50,8 @@ pub struct Tenant {
     pub region: Option<Spanned<Region>>,
     /// Compliance profile name.
     pub compliance: Option<Spanned<Name>>,
+    /// `waive` lines: accepted policy violations, each with a reason and an end date.
+    pub waivers: Vec<Waiver>,
 }
 
 /// An AWS account of one tenant; requested when it has no `id`.
@@ -69,6 +73,8 @@ pub struct Account {
     pub region: Option<Spanned<Region>>,
     /// Account-scope baselines.
     pub baselines: Vec<BaselineUse>,
+    /// `waive` lines: accepted policy violations, each with a reason and an end date.
+    pub waivers: Vec<Waiver>,
 }
 
 /// A deployment target inside one account.
@@ -86,4 +92,6 @@ pub struct Environment {
     pub expires: Option<Spanned<Date>>,
     /// Environment-scope baselines.
     pub baselines: Vec<BaselineUse>,
+    /// `waive` lines: accepted policy violations, each with a reason and an end date.
+    pub waivers: Vec<Waiver>,
 }

@@ -1,0 +1,38 @@
+//! The policy registry: each policy's code, whether it may be waived, and its check.
+
+mod allow_ip;
+mod production_account_without_baseline;
+mod production_api;
+mod region_outside_eu;
+
+use super::{Scope, Violation};
+use crate::diagnostics::Code;
+
+/// A policy a compliance profile can pick.
+pub struct Policy {
+    /// Its code: what the profile names and what `waive` names.
+    pub code: Code,
+    /// Whether a `waive` line may accept a violation.
+    pub waivable: bool,
+    /// The check.
+    pub check: fn(&Scope<'_>) -> Vec<Violation>,
+}
+
+/// Every policy.
+pub const ALL: &[Policy] = &[
+    Policy { code: Code::ProductionApiWithoutMtls, waivable: true, check: production_api::without_mtls },
+    Policy { code: Code::ProductionApiWithoutJwt, waivable: true, check: production_api::without_jwt },
+    Policy { code: Code::AllowIpTooWide, waivable: true, check: allow_ip::too_wide },
+    Policy { code: Code::AllowIpAny, waivable: false, check: allow_ip::any },
+    Policy { code: Code::RegionOutsideEu, waivable: true, check: region_outside_eu::check },
+    Policy {
+        code: Code::ProductionAccountWithoutBaseline,
+        waivable: true,
+        check: production_account_without_baseline::check,
+    },
+];
+
+/// The policy with this code name.
+pub fn find(code: &str) -> Option<&'static Policy> {
+    ALL.iter().find(|p| p.code.name() == code)
+}
