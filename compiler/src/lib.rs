@@ -173,3 +173,76 @@ pub fn today_utc() -> Date {
     let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     Date::from_days_since_epoch((seconds / 86_400) as i64)
 }
+
+/// The stdlib's baseline declarations, sorted by name.
+pub fn stdlib_baselines() -> Vec<model::BaselineDecl> {
+    let mut sink = Diagnostics::new();
+    let mut sources = SourceSet::new();
+    let mut parsed = Vec::new();
+    for (path, kind, text) in stdlib::FILES {
+        let file = sources.add(*path, *text, *kind);
+        if *kind == FileKind::BaselineDecl
+            && let Some(document) = parse::parse(file, text, &mut sink)
+        {
+            parsed.push((file, *path, document));
+        }
+    }
+    let files: Vec<lower::ParsedFile<'_>> = parsed
+        .iter()
+        .map(|(file, path, document)| lower::ParsedFile { file: *file, path, kind: FileKind::BaselineDecl, document })
+        .collect();
+    lower::lower(&files, false, &mut sink).baselines
+}
+
+/// The explain page of a stdlib baseline: what it makes, its parameters, what it requires.
+pub fn explain_baseline(name: &str) -> Option<String> {
+    let decl = stdlib_baselines().into_iter().find(|b| b.name.value.as_str() == name)?;
+    let mut page = format!("# baseline {} ({} scope)\n\n", decl.name.value, decl.scope.as_str());
+    if let Some(description) = &decl.description {
+        page.push_str(&format!("{description}.\n\n"));
+    }
+    page.push_str(&format!("```kdl\n{} \"...\" {{\n    baseline \"{}\"", decl.scope.as_str(), decl.name.value));
+    for param in decl.params.iter().filter(|p| p.required) {
+        page.push_str(&format!(" {}=...", param.name.value));
+    }
+    page.push_str("\n}\n```\n\n## Parameters\n\n");
+    if decl.params.is_empty() {
+        page.push_str("None.\n");
+    }
+    for param in &decl.params {
+        let mut facts = vec![param.ty.as_str().to_owned()];
+        match (&param.default, param.required) {
+            (_, true) => facts.push("required".into()),
+            (Some(default), false) => facts.push(format!("default {}", lower::baseline::display_value(default))),
+            (None, false) => facts.push("optional".into()),
+        }
+        if let Some(min) = param.min {
+            facts.push(format!("at least {min}"));
+        }
+        if let Some(max) = param.max {
+            facts.push(format!("at most {max}"));
+        }
+        if !param.one_of.is_empty() {
+            let values: Vec<String> = param.one_of.iter().map(lower::baseline::display_value).collect();
+            facts.push(format!("one of {}", values.join(", ")));
+        }
+        page.push_str(&format!("- `{}` ({})", param.name.value, facts.join("; ")));
+        if let Some(description) = &param.description {
+            page.push_str(&format!(": {description}"));
+        }
+        page.push('\n');
+    }
+    if !decl.requires.is_empty() {
+        let requires: Vec<String> = decl.requires.iter().map(|r| format!("`{}`", r.value)).collect();
+        page.push_str(&format!("\n## Requires\n\n{} on the same account.\n", requires.join(", ")));
+    }
+    page.push_str("\n## Renders\n\n");
+    for template in &decl.templates {
+        let what = match template.artifact {
+            model::TemplateArtifact::CloudFormation => "resources of the owner's baseline stack",
+            model::TemplateArtifact::DatadogMonitor => "a Datadog monitor",
+        };
+        page.push_str(&format!("- `{}`: {what}\n", template.file.value));
+    }
+    Some(page)
+}

@@ -26,7 +26,7 @@ const EXIT_INTERNAL: u8 = 70;
     name = "idpc",
     version,
     about = "Compile an Internal Developer Platform estate into CloudFormation, OpenAPI and Datadog artifacts",
-    after_help = "Examples:\n  idpc check examples/reference\n  idpc build examples/reference -o out\n  idpc build examples/reference -o out --today 2026-11-28\n  idpc explain unknown-account\n\nExit codes: 0 valid, 1 spec errors, 2 usage or I/O failure, 70 internal error."
+    after_help = "Examples:\n  idpc check examples/reference\n  idpc build examples/reference -o out\n  idpc build examples/reference -o out --today 2026-11-28\n  idpc explain unknown-account\n  idpc explain baseline cost\n\nExit codes: 0 valid, 1 spec errors, 2 usage or I/O failure, 70 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,10 +57,12 @@ enum Command {
         #[arg(short, long, value_name = "OUT")]
         out: PathBuf,
     },
-    /// Explain a diagnostic code.
+    /// Explain a diagnostic code, or a stdlib baseline (`idpc explain baseline cost`).
     Explain {
-        /// The code, such as `unknown-account`.
+        /// The code, such as `unknown-account`, or `baseline`.
         code: String,
+        /// With `baseline`: the baseline's name; without it, the list of baselines.
+        name: Option<String>,
     },
 }
 
@@ -94,7 +96,14 @@ fn run() -> u8 {
     match cli.command {
         Command::Check { common } => compile_estate(&common, None),
         Command::Build { common, out } => compile_estate(&common, Some(&out)),
-        Command::Explain { code } => explain(&code),
+        Command::Explain { code, name } => match (code.as_str(), name) {
+            ("baseline", name) => explain_baseline(name.as_deref()),
+            (_, Some(extra)) => {
+                eprintln!("error: unexpected `{extra}`; use `idpc explain CODE` or `idpc explain baseline NAME`");
+                EXIT_USAGE
+            }
+            (_, None) => explain(&code),
+        },
     }
 }
 
@@ -145,6 +154,24 @@ fn compile_estate(common: &Common, out: Option<&PathBuf>) -> u8 {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+fn explain_baseline(name: Option<&str>) -> u8 {
+    let names: Vec<String> = idpc::stdlib_baselines().iter().map(|b| b.name.value.to_string()).collect();
+    match name.and_then(idpc::explain_baseline) {
+        Some(page) => {
+            print!("{page}");
+            EXIT_OK
+        }
+        None => {
+            if let Some(name) = name {
+                eprintln!("error: no stdlib baseline `{name}`");
+            }
+            let list: Vec<&str> = names.iter().map(String::as_str).collect();
+            eprintln!("  help: stdlib baselines: {}", list.join(", "));
+            if name.is_some() { EXIT_USAGE } else { EXIT_OK }
+        }
+    }
 }
 
 fn explain(code: &str) -> u8 {

@@ -215,3 +215,17 @@ fn size_and_depth_limits_are_diagnostics_not_crashes() {
     assert_eq!(result.status.code(), Some(1));
     assert!(stderr(&result).contains("estate-too-large"), "{}", stderr(&result));
 }
+
+#[test]
+fn explain_baseline_prints_parameters() {
+    for name in ["audit-trail", "config-compliance", "cost", "deployments", "jwt-authorizer"] {
+        let result = idpc(&["explain", "baseline", name]);
+        assert_eq!(result.status.code(), Some(0), "{name}");
+        let page = String::from_utf8_lossy(&result.stdout).into_owned();
+        assert!(page.starts_with(&format!("# baseline {name} (")), "{page}");
+    }
+    let cost = String::from_utf8_lossy(&idpc(&["explain", "baseline", "cost"]).stdout).into_owned();
+    assert!(cost.contains("- `monthly-limit` (number; required; at least 1;"), "{cost}");
+    assert!(cost.contains("- `currency` (string; default USD; one of USD, EUR, GBP)"), "{cost}");
+    assert_eq!(idpc(&["explain", "baseline", "nope"]).status.code(), Some(2));
+}
