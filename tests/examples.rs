@@ -132,3 +132,50 @@ fn reference_estate_plan_has_the_contract_shape() {
     assert_eq!(openapi, 5);
     assert!(Path::new(&repo_root().join("examples/reference/platform.kdl")).exists());
 }
+
+#[test]
+fn reference_estate_has_the_baseline_resources() {
+    let compilation = compile_files(&load(&repo_root().join("examples/reference")), TODAY);
+    let output = compilation.output.expect("output");
+    let template = |stack: &str| -> serde_json::Value {
+        let path = format!("stacks/{stack}.json");
+        let artifact = output.artifacts.iter().find(|a| a.path == path).unwrap_or_else(|| panic!("no {path}"));
+        serde_json::from_slice(&artifact.bytes).expect("json")
+    };
+    let types = |stack: &str| -> Vec<String> {
+        let t = template(stack);
+        t["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+            .map(|r| r["Type"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let prod = types("idpc-account-acme-prod");
+    for expected in [
+        "AWS::CloudTrail::Trail",
+        "AWS::Config::ConfigurationRecorder",
+        "AWS::Config::DeliveryChannel",
+        "AWS::Config::ConfigRule",
+        "AWS::Budgets::Budget",
+        "AWS::Lambda::Function",
+    ] {
+        assert!(prod.contains(&expected.to_owned()), "acme-prod lacks {expected}");
+    }
+    let budget =
+        |stack: &str| template(stack)["Resources"]["CostBudget"]["Properties"]["Budget"]["BudgetLimit"].clone();
+    assert_eq!(budget("idpc-account-acme-prod"), serde_json::json!({"Amount": 2500, "Unit": "USD"}));
+    assert_eq!(budget("idpc-account-acme-dev"), serde_json::json!({"Amount": 400, "Unit": "USD"}));
+    for env in ["idpc-env-acme-prod", "idpc-env-acme-test"] {
+        let t = types(env);
+        assert!(t.contains(&"AWS::Events::Rule".to_owned()) && t.contains(&"AWS::SNS::Topic".to_owned()), "{env}");
+    }
+    let accounts: usize = output
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == idpc::emit::ArtifactKind::CloudFormation)
+        .map(|a| String::from_utf8_lossy(&a.bytes).matches("\"AWS::Organizations::Account\"").count())
+        .sum();
+    assert_eq!(accounts, 1);
+    assert_eq!(template("idpc-organisation")["Resources"]["AccountAcmeDev"]["Properties"]["AccountName"], "acme-dev");
+}
