@@ -179,3 +179,51 @@ fn reference_estate_has_the_baseline_resources() {
     assert_eq!(accounts, 1);
     assert_eq!(template("idpc-organisation")["Resources"]["AccountAcmeDev"]["Properties"]["AccountName"], "acme-dev");
 }
+
+/// Artifacts by path, without the manifest (which lists everything).
+fn artifacts_of(files: &[RawFile]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    output_files(files).into_iter().filter(|(path, _)| path != "manifest.json").collect()
+}
+
+fn with_extra(files: &[RawFile], extra: &str) -> Vec<RawFile> {
+    let mut files = files.to_vec();
+    files.push(RawFile { path: "zz-extra.kdl".into(), bytes: extra.as_bytes().to_vec() });
+    files
+}
+
+#[test]
+fn adding_an_api_or_a_route_changes_no_other_api() {
+    let files = load(&repo_root().join("examples/reference"));
+    let before = artifacts_of(&files);
+    let loans = r#"api "loans" version="0.9.0" owner="team-lending" {
+    deploy "acme-prod" "acme-test"
+    domain "loans.api.acme-bank.example" certificate="arn:aws:acm:eu-central-1:222222222222:certificate/5e6f"
+    backend lambda="arn:aws:lambda:eu-central-1:222222222222:function:loans"
+    security {
+        mtls truststore="s3://acme-truststores/loans/truststore.pem"
+        jwt issuer="https://auth.acme-bank.example" audience="loans"
+        allow-ip "203.0.113.0/24"
+    }
+    route "GET" "/loans/{loanId}" scopes="loans:read"
+    monitor "errors" max-5xx-rate=0.01
+    uses "accounts"
+}"#;
+    let after = artifacts_of(&with_extra(&files, loans));
+    let added: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    assert!(added.iter().all(|p| p.contains("loans")), "{added:?}");
+    assert!(added.len() >= 6, "{added:?}");
+    for (path, bytes) in &before {
+        assert_eq!(after.get(path), Some(bytes), "adding an API changed {path}");
+    }
+
+    let mut with_route = files.clone();
+    let payments = with_route.iter_mut().find(|f| f.path == "apis/payments.kdl").expect("payments.kdl");
+    let text = String::from_utf8(payments.bytes.clone()).expect("utf-8");
+    payments.bytes = text
+        .replace(r#"    route "POST" "/payments" scopes="payments:write""#, "    route \"POST\" \"/payments\" scopes=\"payments:write\"\n    route \"DELETE\" \"/payments/{paymentId}\" scopes=\"payments:write\"")
+        .into_bytes();
+    let after = artifacts_of(&with_route);
+    assert_eq!(after.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>());
+    let changed: Vec<&String> = before.keys().filter(|p| after.get(*p) != before.get(*p)).collect();
+    assert!(!changed.is_empty() && changed.iter().all(|p| p.contains("payments")), "{changed:?}");
+}

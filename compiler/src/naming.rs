@@ -96,6 +96,26 @@ pub const AUTHORIZER_FUNCTION: &str = "idpc-jwt-authorizer";
 /// CloudFormation export of the authorizer's ARN in every account and region.
 pub const AUTHORIZER_EXPORT: &str = "idpc-jwt-authorizer-arn";
 
+/// The path under OUT of a stage's Datadog monitor of one kind.
+pub fn stage_monitor_path(resolved: &Resolved, stage: &Stage, kind: &str) -> String {
+    let estate = &resolved.estate;
+    format!(
+        "apis/{}/{}/monitors/{kind}.json",
+        estate.apis[stage.api].name.value, estate.environments[stage.env].name.value
+    )
+}
+
+/// The path under OUT of a stage's Datadog SLO.
+pub fn stage_slo_path(resolved: &Resolved, stage: &Stage) -> String {
+    let estate = &resolved.estate;
+    format!("apis/{}/{}/slo.json", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+}
+
+/// The path under OUT of an API's Datadog dashboard.
+pub fn dashboard_path(api: &crate::model::Name) -> String {
+    format!("apis/{api}/dashboard.json")
+}
+
 /// The path under OUT of a stack's CloudFormation template.
 pub fn template_path(stack_name: &str) -> String {
     format!("stacks/{stack_name}.json")

@@ -60,9 +60,9 @@ fn builds_the_reference_estate() {
     let out = dir.path().join("out");
     let result = build(&reference(), &out);
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
-    assert!(stderr(&result).contains("built 10 stacks and 13 artifacts"), "{}", stderr(&result));
+    assert!(stderr(&result).contains("built 10 stacks and 35 artifacts"), "{}", stderr(&result));
     let files = tree(&out);
-    assert_eq!(files.len(), 14, "{:?}", files.keys());
+    assert_eq!(files.len(), 36, "{:?}", files.keys());
     assert!(files.contains_key("manifest.json"));
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 1, "no temporary folder may remain");

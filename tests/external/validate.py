@@ -1,7 +1,7 @@
 """Validates every artifact that idpc manifests list, with external validators.
 
 OpenAPI documents against the OpenAPI 3.0 schema; CloudFormation templates with cfn-lint (any
-error or warning fails) and checkov (any failed check fails; skips need a written reason in
+error, warning or informational finding fails) and checkov (any failed check fails; skips need a written reason in
 the resource's Metadata); Datadog payloads against Datadog's v1 API schema. Prints one line
 per artifact and checker, and a closing `validation: N passed, N failed` line. Exit code 0
 when everything passes, 1 otherwise, 2 on usage errors. Called by tests/external/validate.
@@ -36,12 +36,13 @@ def openapi_errors(document):
 def cfn_lint_errors(cfn_lint, paths):
     if not paths:
         return {}
-    run = subprocess.run([cfn_lint, "--format", "json", *map(str, paths)], capture_output=True, text=True)
+    run = subprocess.run([cfn_lint, "--format", "json", "--include-checks", "I", "--", *map(str, paths)],
+                         capture_output=True, text=True)
     if run.returncode not in (0, 2, 4, 6, 8, 10, 12, 14):
         raise SystemExit(f"cfn-lint failed to run: {run.stderr}")
     findings = {}
     for finding in json.loads(run.stdout or "[]"):
-        if finding["Level"] in ("Error", "Warning"):
+        if finding["Level"] in ("Error", "Warning", "Informational"):
             where = finding["Location"]["Path"]
             findings.setdefault(str(Path(finding["Filename"]).resolve()), []).append(
                 f"{finding['Rule']['Id']} {finding['Message']} at {'/'.join(map(str, where))}")

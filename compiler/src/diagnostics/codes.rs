@@ -99,6 +99,9 @@ codes! {
     EnvironmentExpired = "environment-expired", Warning, "an ephemeral environment is past its expiry date and is no longer built";
     UsesNotDeployed = "uses-not-deployed", Error, "an API uses an API that is not deployed in the same environment";
     DependencyCycle = "dependency-cycle", Error, "things depend on each other in a circle";
+    TlsPolicyNotAllowed = "tls-policy-not-allowed", Error, "a custom domain's TLS policy outside the allow-list";
+    ResourcePolicyTooLarge = "resource-policy-too-large", Error, "an API's resource policy exceeds API Gateway's 8,192 characters";
+    StackTooLarge = "stack-too-large", Error, "a stack exceeds 450 resources or 900 KB";
     MtlsWithoutDomain = "mtls-without-domain", Error, "mutual TLS needs a custom domain";
     MissingJwtAuthorizer = "missing-jwt-authorizer", Error, "an API with jwt is deployed to an account without the jwt-authorizer baseline";
     RegionMismatch = "region-mismatch", Error, "an ARN points at another region than the stage that uses it";

@@ -7,8 +7,11 @@
 
 pub mod baselines;
 pub mod cloudformation;
+pub mod datadog;
+pub mod limits;
 pub mod manifest;
 pub mod openapi;
+pub mod stage;
 
 use crate::diagnostics::Diagnostics;
 use crate::graph::{Plan, StackKind};
@@ -95,13 +98,31 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
             }
             StackKind::Stage(s) => {
                 let stage = &resolved.stages[s];
+                let document = openapi::document(resolved, stage);
+                let template = stage::template(resolved, stage, &document);
                 artifacts.push(Artifact {
                     kind: ArtifactKind::OpenApi,
                     path: naming::openapi_path(resolved, stage),
                     stack: Some(stack.name.clone()),
-                    bytes: to_json(&openapi::document(resolved, stage)),
+                    bytes: to_json(&document),
                 });
-                None
+                for (kind, payload) in datadog::monitors(resolved, stage) {
+                    artifacts.push(Artifact {
+                        kind: ArtifactKind::DatadogMonitor,
+                        path: naming::stage_monitor_path(resolved, stage, kind),
+                        stack: Some(stack.name.clone()),
+                        bytes: to_json(&payload),
+                    });
+                }
+                if let Some(slo) = datadog::slo(resolved, stage) {
+                    artifacts.push(Artifact {
+                        kind: ArtifactKind::DatadogSlo,
+                        path: naming::stage_slo_path(resolved, stage),
+                        stack: Some(stack.name.clone()),
+                        bytes: to_json(&slo),
+                    });
+                }
+                Some(template)
             }
         };
         if let Some(template) = template {
@@ -110,6 +131,17 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
                 path: naming::template_path(&stack.name),
                 stack: Some(stack.name.clone()),
                 bytes: to_json(&template),
+            });
+        }
+    }
+    for (a, api) in resolved.estate.apis.iter().enumerate() {
+        let stages: Vec<&crate::resolve::Stage> = resolved.stages.iter().filter(|s| s.api == a).collect();
+        if !stages.is_empty() {
+            artifacts.push(Artifact {
+                kind: ArtifactKind::DatadogDashboard,
+                path: naming::dashboard_path(&api.name.value),
+                stack: None,
+                bytes: to_json(&datadog::dashboard(resolved, api, &stages)),
             });
         }
     }
@@ -122,6 +154,7 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
         });
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    limits::check(resolved, plan, &artifacts, sink);
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
     Output { artifacts, manifest }
 }

@@ -15,6 +15,9 @@ use crate::source::Span;
 
 const API_CHILDREN: &[&str] =
     &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses", "waive"];
+/// TLS security policies idpc accepts on a custom domain. Older policies allow TLS 1.0, and
+/// API Gateway's newer "enhanced" policies cannot carry mutual TLS.
+pub const TLS_POLICIES: &[&str] = &["TLS_1_2"];
 const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
 
 impl Ctx<'_> {
@@ -90,11 +93,31 @@ impl Ctx<'_> {
     }
 
     fn domain_node(&mut self, node: &KdlNode) -> Option<Domain> {
-        let reader = self.open(node, &Shape { props: &["certificate"], ..Shape::ONE_ARG });
+        let reader = self.open(node, &Shape { props: &["certificate", "tls-policy"], ..Shape::ONE_ARG });
         let name = reader.args.first().and_then(|e| self.string(e, "domain")).and_then(|d| self.domain(d));
         let certificate = self.required(&reader, "certificate").and_then(|e| self.string(e, "certificate"));
         let certificate = certificate.and_then(|c| self.arn(c, "acm", "certificate/"));
-        Some(Domain { name: name?, certificate: certificate?, span: self.span(node.span()) })
+        let tls_policy = match reader.props.get("tls-policy") {
+            Some(entry) => self.string(entry, "tls-policy").and_then(|p| self.tls_policy(p)),
+            None => Some(Spanned::new(TLS_POLICIES[0].to_owned(), self.name_span(node))),
+        };
+        Some(Domain { name: name?, certificate: certificate?, tls_policy: tls_policy?, span: self.span(node.span()) })
+    }
+
+    /// A TLS security policy from the allow-list.
+    fn tls_policy(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
+        if TLS_POLICIES.contains(&value.value.as_str()) {
+            return Some(value);
+        }
+        self.report(
+            Diagnostic::new(Code::TlsPolicyNotAllowed, format!("TLS policy `{}` is not allowed", value.value))
+                .primary(value.span, "not on the allow-list")
+                .help(format!(
+                    "use {}: TLS 1.2 or newer, and the only policy that mutual TLS supports",
+                    TLS_POLICIES.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                )),
+        );
+        None
     }
 
     fn backend(&mut self, node: &KdlNode) -> Option<Spanned<Backend>> {
@@ -132,10 +155,12 @@ impl Ctx<'_> {
     fn security(&mut self, node: &KdlNode) -> Security {
         let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
         let mtls = self.single(&reader, "mtls").and_then(|c| {
-            let r = self.open(c, &Shape { props: &["truststore"], ..Shape::NONE });
+            let r = self.open(c, &Shape { props: &["truststore", "version"], ..Shape::NONE });
             let truststore = self.required(&r, "truststore").and_then(|e| self.string(e, "truststore"));
             let truststore = truststore.and_then(|t| self.s3_uri(t, "truststore"))?;
-            Some(Mtls { truststore, span: self.span(c.span()) })
+            let version = r.props.get("version").and_then(|e| self.string(e, "truststore version"));
+            let version = version.filter(|v| self.plain_text(v, "truststore version"));
+            Some(Mtls { truststore, version, span: self.span(c.span()) })
         });
         let jwt = self.single(&reader, "jwt").and_then(|c| {
             let r = self.open(c, &Shape { props: &["issuer", "audience"], ..Shape::NONE });

@@ -43,6 +43,8 @@ pub struct Domain {
     pub name: Spanned<String>,
     /// ACM certificate ARN.
     pub certificate: Spanned<Arn>,
+    /// TLS security policy of the domain (`TLS_1_2` unless written).
+    pub tls_policy: Spanned<String>,
     /// The `domain` node.
     pub span: Span,
 }
@@ -89,6 +91,8 @@ pub struct Security {
 pub struct Mtls {
     /// `s3://` URI of the truststore PEM.
     pub truststore: Spanned<String>,
+    /// S3 version id of the truststore object, pinning it for reproducible deploys.
+    pub version: Option<Spanned<String>>,
     /// The `mtls` node.
     pub span: Span,
 }

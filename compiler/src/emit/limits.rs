@@ -1,0 +1,81 @@
+//! Limits no scanner checks before deploy time: API Gateway's 8,192-character resource
+//! policy, and CloudFormation's resource count and template size (with a margin: 450
+//! resources, 900 KB), checked on the rendered artifacts.
+
+use serde_json::Value;
+
+use super::{Artifact, ArtifactKind};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::graph::{Plan, StackKind};
+use crate::resolve::Resolved;
+use crate::source::Span;
+
+/// API Gateway's limit on a REST API's resource policy, in characters.
+pub const MAX_POLICY_CHARS: usize = 8_192;
+/// Resources per stack idpc writes (CloudFormation refuses more than 500).
+pub const MAX_RESOURCES: usize = 450;
+/// Template bytes idpc writes (CloudFormation refuses more than 1 MB from S3).
+pub const MAX_TEMPLATE_BYTES: usize = 900 * 1024;
+
+/// Reports every artifact past a limit.
+pub fn check(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact], sink: &mut Diagnostics) {
+    for artifact in artifacts {
+        let Some(stack) = artifact.stack.as_ref().and_then(|name| plan.stacks.iter().find(|s| &s.name == name)) else {
+            continue;
+        };
+        let cause = cause(resolved, stack.kind);
+        match artifact.kind {
+            ArtifactKind::OpenApi => {
+                let Ok(document) = serde_json::from_slice::<Value>(&artifact.bytes) else { continue };
+                let Some(policy) = document.get("x-amazon-apigateway-policy") else { continue };
+                let length = serde_json::to_string(policy).map_or(0, |p| p.chars().count());
+                if length > MAX_POLICY_CHARS {
+                    let span = match stack.kind {
+                        StackKind::Stage(s) => {
+                            resolved.estate.apis[resolved.stages[s].api].security.span.unwrap_or(cause)
+                        }
+                        _ => cause,
+                    };
+                    sink.push(
+                        Diagnostic::new(Code::ResourcePolicyTooLarge, format!("the resource policy of `{}` is {length} characters; API Gateway allows {MAX_POLICY_CHARS}", stack.name))
+                            .primary(span, "its allow-list makes the policy too long")
+                            .help("merge adjacent ranges, or put the callers behind fewer egress ranges"),
+                    );
+                }
+            }
+            ArtifactKind::CloudFormation => {
+                let Ok(template) = serde_json::from_slice::<Value>(&artifact.bytes) else { continue };
+                let resources = template.get("Resources").and_then(Value::as_object).map_or(0, |r| r.len());
+                if resources > MAX_RESOURCES || artifact.bytes.len() > MAX_TEMPLATE_BYTES {
+                    sink.push(
+                        Diagnostic::new(
+                            Code::StackTooLarge,
+                            format!(
+                                "stack `{}` has {resources} resources and {} bytes",
+                                stack.name,
+                                artifact.bytes.len()
+                            ),
+                        )
+                        .primary(cause, "this makes the stack too large")
+                        .help(format!(
+                            "a stack holds at most {MAX_RESOURCES} resources and {} KB; split what it holds",
+                            MAX_TEMPLATE_BYTES / 1024
+                        )),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The node that asked for a stack.
+fn cause(resolved: &Resolved, kind: StackKind) -> Span {
+    let estate = &resolved.estate;
+    match kind {
+        StackKind::Organisation => resolved.platform().name.span,
+        StackKind::Account(a) => estate.accounts[a].name.span,
+        StackKind::Environment(e) => estate.environments[e].name.span,
+        StackKind::Stage(s) => estate.apis[resolved.stages[s].api].name.span,
+    }
+}
