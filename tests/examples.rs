@@ -227,3 +227,61 @@ fn adding_an_api_or_a_route_changes_no_other_api() {
     let changed: Vec<&String> = before.keys().filter(|p| after.get(*p) != before.get(*p)).collect();
     assert!(!changed.is_empty() && changed.iter().all(|p| p.contains("payments")), "{changed:?}");
 }
+
+#[test]
+fn every_stage_is_secure_and_watched_by_its_own_monitors() {
+    for (name, dir) in examples() {
+        let compilation = compile_files(&load(&dir), TODAY);
+        let output = compilation.output.expect("output");
+        let json = |path: &str| -> serde_json::Value {
+            let artifact =
+                output.artifacts.iter().find(|a| a.path == path).unwrap_or_else(|| panic!("{name}: no {path}"));
+            serde_json::from_slice(&artifact.bytes).expect("json")
+        };
+        let plan = compilation.plan.expect("plan");
+        let mut stages = 0;
+        for stack in plan.stacks.iter().filter(|s| s.name.starts_with("idpc-api-")) {
+            stages += 1;
+            let (api, env) = stack.name.trim_start_matches("idpc-api-").split_once("--").expect("api--env");
+            let template = json(&format!("stacks/{}.json", stack.name));
+            let resources = &template["Resources"];
+            let body = &resources["RestApi"]["Properties"]["Body"];
+            if let Some(domain) = resources.get("DomainName") {
+                assert_eq!(domain["Properties"]["SecurityPolicy"], "TLS_1_2", "{}", stack.name);
+                assert_eq!(resources["RestApi"]["Properties"]["DisableExecuteApiEndpoint"], true, "{}", stack.name);
+            }
+            if body["components"]["securitySchemes"].get("jwt").is_some() {
+                for (path, item) in body["paths"].as_object().expect("paths") {
+                    for (method, operation) in item.as_object().expect("item") {
+                        let security = &operation["security"][0]["jwt"];
+                        assert!(security.is_array(), "{}: {method} {path} without the JWT authorizer", stack.name);
+                    }
+                }
+            }
+            if let Some(policy) = body.get("x-amazon-apigateway-policy") {
+                let deny = policy["Statement"]
+                    .as_array()
+                    .expect("statements")
+                    .iter()
+                    .any(|s| s["Effect"] == "Deny" && s["Condition"]["NotIpAddress"]["aws:SourceIp"].is_array());
+                assert!(deny, "{}: allow-list without Deny NotIpAddress", stack.name);
+            }
+            let stage = &resources["Stage"]["Properties"];
+            assert_eq!(stage["TracingEnabled"], true);
+            assert_eq!(stage["MethodSettings"][0]["DataTraceEnabled"], false);
+            let filter = format!("apiname:{api}--{env},stage:{env}");
+            assert_eq!(resources["RestApi"]["Properties"]["Name"], format!("{api}--{env}"));
+            assert_eq!(stage["StageName"], env);
+            for artifact in
+                output.artifacts.iter().filter(|a| a.path.starts_with(&format!("apis/{api}/{env}/monitors/")))
+            {
+                let monitor: serde_json::Value = serde_json::from_slice(&artifact.bytes).expect("json");
+                let query = monitor["query"].as_str().expect("query");
+                assert!(query.contains(&format!("{{{filter}}}")), "{}: {query}", artifact.path);
+                let critical = monitor["options"]["thresholds"]["critical"].to_string();
+                assert!(query.ends_with(&format!(" {critical}")), "{}: threshold {critical} vs {query}", artifact.path);
+            }
+        }
+        assert!(stages > 0, "{name} has no API stage");
+    }
+}
