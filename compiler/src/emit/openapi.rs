@@ -70,7 +70,9 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
                 "x-amazon-apigateway-authtype": "custom",
                 "x-amazon-apigateway-authorizer": {
                     "type": "request",
-                    "identitySource": "method.request.header.Authorization",
+                    // Route and method are part of the cache key: a decision for one route (and its
+                    // scopes) is never reused for another.
+                    "identitySource": "method.request.header.Authorization, context.httpMethod, context.resourcePath",
                     "authorizerUri": invocation_uri(region, &function),
                     "authorizerResultTtlInSeconds": 300,
                 },
