@@ -14,8 +14,37 @@ use crate::source::{FileId, Span};
 /// Deepest nesting of children blocks accepted.
 pub const MAX_DEPTH: usize = 64;
 
+/// A code point KDL v2 forbids anywhere in a document (controls other than whitespace,
+/// DEL, bidi overrides and isolates, and a byte-order mark after the start). kdl 6.7.1
+/// accepts some of them (DEL), so idpc checks them itself.
+fn disallowed(c: char, at: usize) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{e}'..='\u{1f}' | '\u{7f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || (c == '\u{feff}' && at > 0)
+}
+
+/// The first code point KDL forbids, with its offset.
+pub fn first_disallowed(text: &str) -> Option<(usize, char)> {
+    text.char_indices().find(|&(at, c)| disallowed(c, at))
+}
+
 /// Parses one file; `None` when it has syntax errors (reported to `sink`).
 pub fn parse(file: FileId, text: &str, sink: &mut Diagnostics) -> Option<KdlDocument> {
+    if let Some((at, c)) = first_disallowed(text) {
+        sink.push(
+            Diagnostic::new(Code::SyntaxError, format!("invalid KDL: the character U+{:04X} is not allowed", c as u32))
+                .primary(Span::new(file, at, at + c.len_utf8()), "disallowed character")
+                .help("remove it; KDL forbids control characters, bidi overrides and byte-order marks inside a document (write `\\u{...}` escapes in strings instead)"),
+        );
+        return None;
+    }
+    if let Some(at) = single_line_raw_multiline(text) {
+        sink.push(
+            Diagnostic::new(Code::SyntaxError, "invalid KDL: a multi-line string must start with a line break")
+                .primary(Span::new(file, at, at + 1), "here")
+                .help("put the text on its own lines after `\"\"\"`, or use a single-quoted string `#\"...\"#`"),
+        );
+        return None;
+    }
     if let Some(offset) = too_deep(text, MAX_DEPTH) {
         sink.push(
             Diagnostic::new(Code::NestingTooDeep, format!("children blocks nested more than {MAX_DEPTH} levels deep"))
@@ -130,6 +159,36 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
     None
 }
 
+/// Offset of a raw multi-line string (`#"""..."""#`) that does not start with a line break,
+/// which KDL forbids and kdl 6.7.1 accepts. Strings and comments are skipped as in `too_deep`.
+pub fn single_line_raw_multiline(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text.get(from..).and_then(|t| t.find("\"\"\"")) {
+        let at = from + found;
+        let hashes = text.get(..at).map_or(0, |before| before.len() - before.trim_end_matches('#').len());
+        if hashes > 0 {
+            let after = text.get(at + 3..).unwrap_or_default();
+            let first_line_break = after.find(['\n', '\r']).unwrap_or(after.len());
+            let closing = format!("\"\"\"{}", "#".repeat(hashes));
+            if after.find(&closing).is_some_and(|close| close < first_line_break) && in_code(text, at - hashes) {
+                return Some(at - hashes);
+            }
+            from = at + 3 + after.find(&closing).map_or(after.len(), |c| c + closing.len());
+        } else {
+            from = at + 3;
+        }
+    }
+    None
+}
+
+/// Whether `offset` lies outside strings and comments (a cheap re-scan from the start).
+fn in_code(text: &str, offset: usize) -> bool {
+    let prefix = text.get(..offset).unwrap_or_default();
+    let quotes = prefix.matches('"').count() - prefix.matches("\\\"").count();
+    let line = prefix.rsplit('\n').next().unwrap_or_default();
+    quotes % 2 == 0 && !line.contains("//")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +216,16 @@ mod tests {
         let mut sink = Diagnostics::new();
         assert!(parse(FileId(0), &text, &mut sink).is_none());
         assert_eq!(sink.into_sorted()[0].code, Code::NestingTooDeep);
+    }
+
+    #[test]
+    fn kdl_gaps_are_syntax_errors() {
+        assert_eq!(first_disallowed("a \u{7f}b"), Some((2, '\u{7f}')));
+        assert_eq!(first_disallowed("\u{feff}a \"\\u{7f}\""), None);
+        assert_eq!(first_disallowed("a \"x\u{202e}\""), Some((4, '\u{202e}')));
+        assert_eq!(single_line_raw_multiline("node #\"\"\"one line\"\"\"#"), Some(5));
+        assert_eq!(single_line_raw_multiline("node #\"\"\"\none line\n\"\"\"#"), None);
+        assert_eq!(single_line_raw_multiline("node \"\"\"\nx\n\"\"\""), None);
     }
 
     #[test]

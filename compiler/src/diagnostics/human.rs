@@ -122,7 +122,26 @@ impl Report {
 }
 
 fn named_source(sources: &SourceSet, file: FileId) -> Option<NamedSource<String>> {
-    sources.file(file).map(|f| NamedSource::new(&f.path, f.text.clone()).with_language("kdl"))
+    sources.file(file).map(|f| NamedSource::new(escape(&f.path), safe_source(&f.text)).with_language("kdl"))
+}
+
+/// The source as a terminal may show it: control, bidi and other invisible formatting
+/// characters replaced by a visible one of the same UTF-8 length, so that spans still fit.
+pub fn safe_source(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let invisible =
+                matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                // Same UTF-8 length: C0 controls are one byte, C1 controls two.
+                if c.len_utf8() == 1 { '?' } else { '\u{bf}' }
+            } else if invisible {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for Report {
@@ -166,6 +185,16 @@ impl miette::Diagnostic for Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_keep_their_length() {
+        for text in ["a\u{1b}[31mb", "x\u{202e}y", "\u{feff}a", "a\u{85}b", "ok\tline\r\n"] {
+            let safe = safe_source(text);
+            assert_eq!(safe.len(), text.len(), "{text:?}");
+            assert!(!safe.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')), "{safe:?}");
+            assert!(!safe.contains('\u{202e}') && !safe.contains('\u{feff}'), "{safe:?}");
+        }
+    }
 
     #[test]
     fn escapes_control_and_bidi() {

@@ -1,0 +1,62 @@
+//! The KDL compliance suite that ships with the `kdl` crate: every input must compile without
+//! a panic, every `_fail` input must give our `syntax-error` (never a crash, never success),
+//! and every diagnostic's span must lie inside its file.
+
+use std::path::PathBuf;
+
+use idpc::diagnostics::Code;
+use idpc::source::RawFile;
+use idpc_tests::{TODAY, compile_files};
+
+/// The suite's input folder inside the `kdl` package that cargo downloaded for this build.
+fn suite() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("metadata is JSON");
+    let kdl = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "kdl")
+        .expect("kdl is a dependency");
+    let manifest = PathBuf::from(kdl["manifest_path"].as_str().expect("manifest path"));
+    manifest.parent().expect("package folder").join("tests/test_cases/input")
+}
+
+#[test]
+fn every_kdl_suite_input_compiles_without_panic_and_failures_are_syntax_errors() {
+    let dir = suite();
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 300, "only {} suite inputs", inputs.len());
+    let mut failing = 0;
+    for input in &inputs {
+        let name = input.file_name().expect("name").to_string_lossy().into_owned();
+        let files = [RawFile { path: "input.kdl".into(), bytes: std::fs::read(input).expect("readable") }];
+        let compilation = compile_files(&files, TODAY);
+        for diagnostic in &compilation.diagnostics {
+            for label in &diagnostic.labels {
+                let file = compilation.sources.file(label.span.file).expect("label file");
+                assert!(label.span.end as usize <= file.text.len(), "{name}: span past the end of {}", file.path);
+            }
+        }
+        if name.ends_with("_fail.kdl") {
+            failing += 1;
+            let codes: Vec<Code> = compilation.diagnostics.iter().map(|d| d.code).collect();
+            assert!(
+                codes.iter().any(|c| matches!(c, Code::SyntaxError | Code::InvalidUtf8 | Code::NestingTooDeep)),
+                "{name}: expected a syntax error, got {codes:?}"
+            );
+            assert!(compilation.output.is_none(), "{name}: output from an invalid file");
+        }
+    }
+    assert!(failing >= 80, "only {failing} failing inputs");
+}
