@@ -229,3 +229,26 @@ fn explain_baseline_prints_parameters() {
     assert!(cost.contains("- `currency` (string; default USD; one of USD, EUR, GBP)"), "{cost}");
     assert_eq!(idpc(&["explain", "baseline", "nope"]).status.code(), Some(2));
 }
+
+#[test]
+fn output_does_not_depend_on_time_zone_or_locale() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut trees = Vec::new();
+    for (i, (tz, locale)) in [("UTC", "C"), ("Pacific/Kiritimati", "tr_TR.UTF-8"), ("America/St_Johns", "de_DE.UTF-8")]
+        .into_iter()
+        .enumerate()
+    {
+        let out = dir.path().join(format!("out{i}"));
+        let result = Command::new(env!("CARGO_BIN_EXE_idpc"))
+            .args(["build", &reference(), "-o", out.to_str().unwrap(), "--today", TODAY])
+            .env("TZ", tz)
+            .env("LC_ALL", locale)
+            .env("LANG", locale)
+            .output()
+            .unwrap();
+        assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+        trees.push(tree(&out));
+    }
+    assert_eq!(trees[0], trees[1]);
+    assert_eq!(trees[0], trees[2]);
+}

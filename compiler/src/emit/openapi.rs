@@ -81,7 +81,10 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         doc.insert("security".into(), json!([{ JWT_SCHEME: [] }]));
     }
     if !api.security.allow_ip.is_empty() {
-        let ranges: Vec<String> = api.security.allow_ip.iter().map(|n| n.value.to_string()).collect();
+        // Sorted: the order ranges are written in means nothing, and must not change output.
+        let mut nets: Vec<ipnet::IpNet> = api.security.allow_ip.iter().map(|n| n.value).collect();
+        nets.sort();
+        let ranges: Vec<String> = nets.iter().map(ToString::to_string).collect();
         doc.insert(
             "x-amazon-apigateway-policy".into(),
             json!({
@@ -117,7 +120,9 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
     }
     op.insert("responses".into(), json!({ "default": { "description": "The backend's response, passed through." } }));
     if api.security.jwt.is_some() {
-        op.insert("security".into(), json!([{ JWT_SCHEME: route.scopes }]));
+        let mut scopes = route.scopes.clone();
+        scopes.sort();
+        op.insert("security".into(), json!([{ JWT_SCHEME: scopes }]));
     }
     let integration = match &api.backend.value {
         Backend::Lambda(arn) => json!({
