@@ -44,6 +44,7 @@ pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
     };
     fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
     let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    remove_stale(&parent, &name);
     let staging = parent.join(format!(".{name}.idpc-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| WriteError::Io(staging.clone(), e))?;
@@ -54,6 +55,21 @@ pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
         let _ = fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// Removes staging folders that a killed build left beside OUT (`.<name>.idpc-<pid>`).
+fn remove_stale(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.idpc-");
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name();
+        let stale = file_name.to_str().is_some_and(|n| {
+            n.strip_prefix(&prefix).is_some_and(|rest| rest.trim_end_matches(".old").bytes().all(|b| b.is_ascii_digit()))
+        });
+        if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn check_replaceable(out: &Path) -> Result<(), WriteError> {

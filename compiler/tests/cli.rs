@@ -252,3 +252,52 @@ fn output_does_not_depend_on_time_zone_or_locale() {
     assert_eq!(trees[0], trees[1]);
     assert_eq!(trees[0], trees[2]);
 }
+
+#[test]
+fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let bank = repo().join("examples/bank-platform").display().to_string();
+    assert_eq!(build(&bank, &out).status.code(), Some(0));
+    let bank_tree = tree(&out);
+    let started = std::time::Instant::now();
+    assert_eq!(build(&reference(), &out).status.code(), Some(0));
+    let duration = started.elapsed().as_micros().max(1000) as u64;
+    let reference_tree = tree(&out);
+    assert_ne!(bank_tree, reference_tree);
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let (mut old, mut new) = (0, 0);
+    for round in 0..50 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let estate = if round % 2 == 0 { &bank } else { &reference() };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idpc"))
+            .args(["build", estate, "-o", out.to_str().unwrap(), "--today", TODAY])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(seed % (duration + duration / 4)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = tree(&out);
+        if now == bank_tree {
+            if round % 2 == 0 { new += 1 } else { old += 1 }
+        } else if now == reference_tree {
+            if round % 2 == 0 { old += 1 } else { new += 1 }
+        } else {
+            panic!("round {round} (seed {seed}): OUT is neither the old nor the new tree");
+        }
+    }
+    // Both outcomes should occur; at least the old tree always remains possible.
+    assert_eq!(old + new, 50);
+    eprintln!("kills: {old} left the old tree, {new} the new one");
+    assert_eq!(build(&reference(), &out).status.code(), Some(0));
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "out")
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
