@@ -64,7 +64,8 @@ fn remove_stale(parent: &Path, name: &str) {
     for entry in entries.filter_map(Result::ok) {
         let file_name = entry.file_name();
         let stale = file_name.to_str().is_some_and(|n| {
-            n.strip_prefix(&prefix).is_some_and(|rest| rest.trim_end_matches(".old").bytes().all(|b| b.is_ascii_digit()))
+            n.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.trim_end_matches(".old").bytes().all(|b| b.is_ascii_digit()))
         });
         if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = fs::remove_dir_all(entry.path());
