@@ -38,7 +38,10 @@ impl fmt::Display for NameError {
             NameError::Empty => write!(f, "a name cannot be empty"),
             NameError::TooLong(n) => write!(f, "a name has at most {MAX_NAME_LEN} characters, this one has {n}"),
             NameError::BadStart => write!(f, "a name starts with a lower-case letter"),
-            NameError::BadChar(c) => write!(f, "a name holds only a-z, 0-9 and `-`, not {c:?}"),
+            NameError::BadChar(c) if c.is_ascii() => write!(f, "a name holds only a-z, 0-9 and `-`, not {c:?}"),
+            NameError::BadChar(c) => {
+                write!(f, "a name holds only a-z, 0-9 and `-`, not {:?} (U+{:04X})", c, *c as u32)
+            }
             NameError::DoubleHyphen => {
                 write!(f, "a name cannot contain `--` (idpc joins names with it)")
             }
@@ -60,6 +63,9 @@ impl Name {
         let first = text.chars().next().ok_or(NameError::Empty)?;
         if count > MAX_NAME_LEN {
             return Err(NameError::TooLong(count));
+        }
+        if !first.is_ascii() {
+            return Err(NameError::BadChar(first));
         }
         if !first.is_ascii_lowercase() {
             return Err(NameError::BadStart);
@@ -125,7 +131,7 @@ mod tests {
         check("a\\b", Err(NameError::BadChar('\\')));
         check("a\0b", Err(NameError::BadChar('\0')));
         check("acme\u{2010}prod", Err(NameError::BadChar('\u{2010}')));
-        check("аcme", Err(NameError::BadStart));
+        check("аcme", Err(NameError::BadChar('а')));
         check("a--b", Err(NameError::DoubleHyphen));
         check("a-", Err(NameError::TrailingHyphen));
         check("con", Err(NameError::Reserved));
