@@ -5,6 +5,7 @@
 //! An edge points from the dependent to what it depends on. A stack depends on another when
 //! one of its entities reaches an entity of the other through entities that belong to no
 //! stack (an environment reaches the organisation stack through its requested account).
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

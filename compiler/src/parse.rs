@@ -122,7 +122,7 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 continue;
             }
             Some(b'#') => {
-                let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
+                let hashes = bytes.get(i..).unwrap_or_default().iter().take_while(|b| **b == b'#').count();
                 i += hashes;
                 if at(i) == Some(b'"') {
                     let quote: &[u8] = if starts(i, b"\"\"\"") { b"\"\"\"" } else { b"\"" };

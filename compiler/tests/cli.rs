@@ -1,7 +1,7 @@
 //! The `idpc` binary as a user runs it: exit codes, what it prints, and what it leaves in
 //! the output folder (all or nothing, never a stale or half-written file).
 //! Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! `waive "CODE" reason="..." until="YYYY-MM-DD"`: a waiver on the offending node turns that
 //! node's violation of CODE into a warning until the date. A waiver without a reason, past its
 //! date, for a code that is not a waivable policy, or that waives nothing is an error.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use std::collections::BTreeSet;
 

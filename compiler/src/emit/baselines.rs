@@ -7,6 +7,7 @@
 //! template that fails to parse or render, or renders something that is not the fragment its
 //! artifact needs, is a `bad-template` diagnostic pointing at the baseline use and the
 //! template line.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! CloudFormation templates of the baseline stacks (an account's or an environment's
 //! baselines, merged) and of the organisation stack (requested accounts).
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use serde_json::{Map, Value, json};
 

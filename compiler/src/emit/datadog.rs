@@ -2,6 +2,7 @@
 //! `monitor` and stage, an SLO per stage where the API has `slo`, and one dashboard per API
 //! with a group per stage. Every query selects the stage by the `apiname` and `stage` tags that
 //! the stage's stack gives it, through the same `naming` functions, so the two cannot drift.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use serde_json::{Value, json};
 

@@ -4,6 +4,7 @@
 //! into bytes with the one serializer (pretty-printed, keys sorted, newline at the end), so
 //! output is byte-identical for the same input on any machine. Emitters never import each
 //! other; shared names come from `naming`.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 pub mod baselines;
 pub mod cloudformation;

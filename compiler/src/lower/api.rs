@@ -17,7 +17,9 @@ const API_CHILDREN: &[&str] =
     &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses", "waive"];
 /// TLS security policies idpc accepts on a custom domain. Older policies allow TLS 1.0, and
 /// API Gateway's newer "enhanced" policies cannot carry mutual TLS.
-pub const TLS_POLICIES: &[&str] = &["TLS_1_2"];
+pub const TLS_POLICIES: &[&str] = &[DEFAULT_TLS_POLICY];
+/// The TLS policy of a domain that names none.
+pub const DEFAULT_TLS_POLICY: &str = "TLS_1_2";
 const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
 
 impl Ctx<'_> {
@@ -99,7 +101,7 @@ impl Ctx<'_> {
         let certificate = certificate.and_then(|c| self.arn(c, "acm", "certificate/"));
         let tls_policy = match reader.props.get("tls-policy") {
             Some(entry) => self.string(entry, "tls-policy").and_then(|p| self.tls_policy(p)),
-            None => Some(Spanned::new(TLS_POLICIES[0].to_owned(), self.name_span(node))),
+            None => Some(Spanned::new(DEFAULT_TLS_POLICY.to_owned(), self.name_span(node))),
         };
         Some(Domain { name: name?, certificate: certificate?, tls_policy: tls_policy?, span: self.span(node.span()) })
     }

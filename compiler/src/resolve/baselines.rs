@@ -1,5 +1,6 @@
 //! Baseline uses to instances: declaration lookup, scope, typed parameters with defaults, and
 //! the `requires` of each declaration.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use std::collections::BTreeMap;
 

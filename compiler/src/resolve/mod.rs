@@ -5,6 +5,7 @@
 //! stages that will be built (an expired ephemeral environment builds nothing), and the
 //! baseline instances with their typed parameters. Cycles are not looked for here: `graph`
 //! finds them.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 mod baselines;
 

@@ -1,5 +1,6 @@
 //! `production-api-without-mtls` and `production-api-without-jwt`: every API stage in a
 //! production environment of the tenant must have mutual TLS and JWT validation.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use crate::check::{Host, Scope, Violation};
 use crate::diagnostics::{Code, Diagnostic};
