@@ -285,3 +285,13 @@ fn every_stage_is_secure_and_watched_by_its_own_monitors() {
         assert!(stages > 0, "{name} has no API stage");
     }
 }
+
+#[test]
+fn every_artifact_path_stays_inside_out() {
+    for (name, dir) in examples() {
+        let compilation = compile_files(&load(&dir), TODAY);
+        for (path, _) in compilation.output.expect("output").files() {
+            assert!(idpc::write::safe_relative(path), "{name}: {path}");
+        }
+    }
+}

@@ -89,9 +89,25 @@ fn check_replaceable(out: &Path) -> Result<(), WriteError> {
     if empty || ours { Ok(()) } else { Err(WriteError::NotOurs(out.to_path_buf())) }
 }
 
+/// Whether an artifact path stays inside OUT: relative, `/`-separated, made of plain names.
+/// Names are validated long before, so this only guards against a bug in an emitter.
+pub fn safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+}
+
 fn fill(staging: &Path, output: &Output) -> Result<(), WriteError> {
     fs::create_dir(staging).map_err(|e| WriteError::Io(staging.to_path_buf(), e))?;
     for (path, bytes) in output.files() {
+        if !safe_relative(path) {
+            let error = io::Error::new(io::ErrorKind::InvalidInput, "artifact path leaves the output folder");
+            return Err(WriteError::Io(staging.join(path), error));
+        }
         let target = staging.join(path);
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir).map_err(|e| WriteError::Io(dir.to_path_buf(), e))?;
@@ -114,6 +130,20 @@ fn swap(staging: &Path, out: &Path) -> Result<(), WriteError> {
             fs::rename(out, &aside).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
             fs::rename(staging, out).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
             fs::remove_dir_all(&aside).map_err(|e| WriteError::Io(aside, e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_relative;
+
+    #[test]
+    fn artifact_paths_stay_inside_out() {
+        assert!(safe_relative("stacks/idpc-api-a--b.json"));
+        assert!(safe_relative("manifest.json"));
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a\\b", "a/./b", "a\0b", "C:x", "a b"] {
+            assert!(!safe_relative(bad), "{bad:?}");
         }
     }
 }
