@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::graph::{Plan, StackKind};
-use crate::model::{ParamType, ParamValue, TemplateArtifact, TemplateDecl};
+use crate::model::{ParamType, ParamValue, TemplateArtifact};
 use crate::naming;
 use crate::resolve::{Instance, Owner, Resolved};
 use crate::source::{FileId, SourceSet, Span};
@@ -365,11 +365,6 @@ fn concat_helper(
     }
     out.write(&text)?;
     Ok(())
-}
-
-/// The template of a declaration, for callers that list what a baseline renders.
-pub fn template_path(folder: &str, template: &TemplateDecl) -> String {
-    format!("{folder}/{}", template.file.value)
 }
 
 #[cfg(test)]
