@@ -190,8 +190,14 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         }
     }
 
-    let account_tenant: Vec<usize> = account_tenant.into_iter().map(|t| t.unwrap_or(usize::MAX)).collect();
-    let env_account: Vec<usize> = env_account.into_iter().map(|a| a.unwrap_or(usize::MAX)).collect();
+    // A reference to an entity dropped for its own errors is not reported again, but the
+    // estate cannot be resolved without it: every index below must be valid.
+    let (Some(account_tenant), Some(env_account)) = (
+        account_tenant.into_iter().collect::<Option<Vec<usize>>>(),
+        env_account.into_iter().collect::<Option<Vec<usize>>>(),
+    ) else {
+        return None;
+    };
     let instances = baselines::instantiate(&estate, &env_account, sink);
     // Without a platform (missing, or dropped for its own errors) regions are unknown: every
     // check above still ran, the per-stage ones below cannot.
