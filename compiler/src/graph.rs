@@ -126,9 +126,10 @@ impl Graph {
             g.edge(Entity::Stage(s), Entity::Environment(stage.env), EdgeKind::Contains, None);
             let account = resolved.env_account[stage.env];
             for (i, instance) in resolved.instances.iter().enumerate() {
-                let authorizer = estate.apis[stage.api].security.jwt.is_some()
-                    && instance.owner == Owner::Account(account)
-                    && instance.name.as_str() == "jwt-authorizer";
+                // Every stage needs the baseline: its authorizer (with `jwt`) and the account's
+                // API Gateway logging role (always).
+                let authorizer =
+                    instance.owner == Owner::Account(account) && instance.name.as_str() == "jwt-authorizer";
                 if authorizer {
                     g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Authorizer, None);
                 } else if instance.owner == Owner::Environment(stage.env) {

@@ -104,6 +104,7 @@ codes! {
     StackTooLarge = "stack-too-large", Error, "a stack exceeds 450 resources or 900 KB";
     MtlsWithoutDomain = "mtls-without-domain", Error, "mutual TLS needs a custom domain";
     MissingJwtAuthorizer = "missing-jwt-authorizer", Error, "an API with jwt is deployed to an account without the jwt-authorizer baseline";
+    MissingApiLoggingRole = "missing-api-logging-role", Error, "an account hosts API stages without the API Gateway logging role";
     RegionMismatch = "region-mismatch", Error, "an ARN points at another region than the stage that uses it";
     ProductionApiWithoutMtls = "production-api-without-mtls", Error, "policy: an API deployed to production without mutual TLS";
     ProductionApiWithoutJwt = "production-api-without-jwt", Error, "policy: an API deployed to production without JWT validation";

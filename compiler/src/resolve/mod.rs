@@ -235,26 +235,40 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
                 );
             }
         }
-        if let Some(jwt) = &api.security.jwt {
-            let has_authorizer = resolved
-                .instances
-                .iter()
-                .any(|i| i.owner == Owner::Account(account) && i.name.as_str() == "jwt-authorizer");
-            if !has_authorizer {
-                let account = &resolved.estate.accounts[account];
-                sink.push(
-                    Diagnostic::new(
-                        Code::MissingJwtAuthorizer,
-                        format!(
-                            "`{}` validates JWTs, but account `{}` has no `jwt-authorizer` baseline",
-                            api.name.value, account.name.value
-                        ),
-                    )
-                    .primary(jwt.span, "needs the account's JWT authorizer")
-                    .secondary(account.name.span, "account without it")
-                    .help("add `baseline \"jwt-authorizer\" code=\"s3://...\"` to the account"),
-                );
-            }
+        let has_authorizer = resolved
+            .instances
+            .iter()
+            .any(|i| i.owner == Owner::Account(account) && i.name.as_str() == "jwt-authorizer");
+        if api.security.jwt.is_none() && !has_authorizer {
+            // The baseline also sets the account's API Gateway CloudWatch role; without it,
+            // API Gateway refuses a stage with logging, and every stage has logging.
+            let account = &resolved.estate.accounts[account];
+            sink.push(
+                Diagnostic::new(
+                    Code::MissingApiLoggingRole,
+                    format!("account `{}` hosts `{}` but has no API Gateway logging role", account.name.value, api.name.value),
+                )
+                .primary(api.name.span, format!("deployed to `{}`", env.name.value))
+                .secondary(account.name.span, "account without the `jwt-authorizer` baseline")
+                .help("add `baseline \"jwt-authorizer\" code=\"s3://...\"` to the account: it also sets the CloudWatch role API Gateway logs with"),
+            );
+        }
+        if let Some(jwt) = &api.security.jwt
+            && !has_authorizer
+        {
+            let account = &resolved.estate.accounts[account];
+            sink.push(
+                Diagnostic::new(
+                    Code::MissingJwtAuthorizer,
+                    format!(
+                        "`{}` validates JWTs, but account `{}` has no `jwt-authorizer` baseline",
+                        api.name.value, account.name.value
+                    ),
+                )
+                .primary(jwt.span, "needs the account's JWT authorizer")
+                .secondary(account.name.span, "account without it")
+                .help("add `baseline \"jwt-authorizer\" code=\"s3://...\"` to the account"),
+            );
         }
     }
 }
