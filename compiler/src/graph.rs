@@ -112,10 +112,12 @@ impl Graph {
             };
             g.edge(Entity::Instance(i), owner, EdgeKind::Contains, Some(instance.span));
             for required in &estate.baselines[instance.decl].requires {
-                let target = resolved.instances.iter().position(|o| {
-                    o.name == required.value
-                        && (o.owner == instance.owner
-                            || matches!((instance.owner, o.owner), (Owner::Environment(e), Owner::Account(a)) if resolved.env_account[e] == a))
+                let mut owners = vec![instance.owner];
+                if let Owner::Environment(e) = instance.owner {
+                    owners.push(Owner::Account(resolved.env_account[e]));
+                }
+                let target = owners.into_iter().find_map(|owner| {
+                    resolved.instances_of(owner).find(|(_, o)| o.name == required.value).map(|(i, _)| i)
                 });
                 if let Some(target) = target {
                     g.edge(Entity::Instance(i), Entity::Instance(target), EdgeKind::Requires, Some(required.span));
@@ -125,16 +127,15 @@ impl Graph {
         for (s, stage) in resolved.stages.iter().enumerate() {
             g.edge(Entity::Stage(s), Entity::Environment(stage.env), EdgeKind::Contains, None);
             let account = resolved.env_account[stage.env];
-            for (i, instance) in resolved.instances.iter().enumerate() {
-                // Every stage needs the baseline: its authorizer (with `jwt`) and the account's
-                // API Gateway logging role (always).
-                let authorizer =
-                    instance.owner == Owner::Account(account) && instance.name.as_str() == "jwt-authorizer";
-                if authorizer {
+            // Every stage needs the account's jwt-authorizer baseline: its authorizer (with `jwt`)
+            // and the account's API Gateway logging role (always).
+            for (i, instance) in resolved.instances_of(Owner::Account(account)) {
+                if instance.name.as_str() == "jwt-authorizer" {
                     g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Authorizer, None);
-                } else if instance.owner == Owner::Environment(stage.env) {
-                    g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Tracking, None);
                 }
+            }
+            for (i, _) in resolved.instances_of(Owner::Environment(stage.env)) {
+                g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Tracking, None);
             }
         }
         for edge in &resolved.uses {

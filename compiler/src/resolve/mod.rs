@@ -79,6 +79,18 @@ impl Resolved {
         a.region.as_ref().or(tenant.region.as_ref()).map_or(&self.platform().region.value, |r| &r.value)
     }
 
+    /// The baseline instances applied to `owner`, with their indices (a binary search: the
+    /// instances are sorted by owner).
+    pub fn instances_of(&self, owner: Owner) -> impl Iterator<Item = (usize, &Instance)> {
+        let start = self.instances.partition_point(|i| i.owner < owner);
+        self.instances.iter().enumerate().skip(start).take_while(move |(_, i)| i.owner == owner)
+    }
+
+    /// Whether `owner` has the baseline called `name`.
+    pub fn has_baseline(&self, owner: Owner, name: &str) -> bool {
+        self.instances_of(owner).any(|(_, i)| i.name.as_str() == name)
+    }
+
     /// The region of an environment (its account's).
     pub fn env_region(&self, env: usize) -> &Region {
         self.account_region(self.env_account[env])
@@ -235,10 +247,7 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
                 );
             }
         }
-        let has_authorizer = resolved
-            .instances
-            .iter()
-            .any(|i| i.owner == Owner::Account(account) && i.name.as_str() == "jwt-authorizer");
+        let has_authorizer = resolved.has_baseline(Owner::Account(account), "jwt-authorizer");
         if api.security.jwt.is_none() && !has_authorizer {
             // The baseline also sets the account's API Gateway CloudWatch role; without it,
             // API Gateway refuses a stage with logging, and every stage has logging.

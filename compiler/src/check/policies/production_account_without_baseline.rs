@@ -20,8 +20,7 @@ pub fn check(scope: &Scope<'_>) -> Vec<Violation> {
         let Some((_, env)) = production else { continue };
         let account = &estate.accounts[a];
         for baseline in &required {
-            let applied =
-                resolved.instances.iter().any(|i| i.owner == Owner::Account(a) && i.name.as_str() == baseline);
+            let applied = resolved.has_baseline(Owner::Account(a), baseline);
             if applied {
                 continue;
             }
