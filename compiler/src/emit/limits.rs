@@ -1,13 +1,12 @@
 //! Limits no scanner checks before deploy time: API Gateway's 8,192-character resource
 //! policy, and CloudFormation's resource count and template size (with a margin: 450
-//! resources, 900 KB), checked on the rendered artifacts.
+//! resources, 900 KB), checked on each rendered value where the emitter makes it.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use serde_json::Value;
 
-use super::{Artifact, ArtifactKind};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::graph::{Plan, StackKind};
+use crate::graph::{Stack, StackKind};
 use crate::resolve::Resolved;
 use crate::source::Span;
 
@@ -18,56 +17,47 @@ pub const MAX_RESOURCES: usize = 450;
 /// Template bytes idpc writes (CloudFormation refuses more than 1 MB from S3).
 pub const MAX_TEMPLATE_BYTES: usize = 900 * 1024;
 
-/// Reports every artifact past a limit.
-pub fn check(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact], sink: &mut Diagnostics) {
-    for artifact in artifacts {
-        let Some(stack) = artifact.stack.as_ref().and_then(|name| plan.stacks.iter().find(|s| &s.name == name)) else {
-            continue;
-        };
-        let cause = cause(resolved, stack.kind);
-        match artifact.kind {
-            ArtifactKind::OpenApi => {
-                let Ok(document) = serde_json::from_slice::<Value>(&artifact.bytes) else { continue };
-                let Some(policy) = document.get("x-amazon-apigateway-policy") else { continue };
-                let length = serde_json::to_string(policy).map_or(0, |p| p.chars().count());
-                if length > MAX_POLICY_CHARS {
-                    let span = match stack.kind {
-                        StackKind::Stage(s) => {
-                            resolved.estate.apis[resolved.stages[s].api].security.span.unwrap_or(cause)
-                        }
-                        _ => cause,
-                    };
-                    sink.push(
-                        Diagnostic::new(Code::ResourcePolicyTooLarge, format!("the resource policy of `{}` is {length} characters; API Gateway allows {MAX_POLICY_CHARS}", stack.name))
-                            .primary(span, "its allow-list makes the policy too long")
-                            .help("merge adjacent ranges, or put the callers behind fewer egress ranges"),
-                    );
-                }
-            }
-            ArtifactKind::CloudFormation => {
-                let Ok(template) = serde_json::from_slice::<Value>(&artifact.bytes) else { continue };
-                let resources = template.get("Resources").and_then(Value::as_object).map_or(0, |r| r.len());
-                if resources > MAX_RESOURCES || artifact.bytes.len() > MAX_TEMPLATE_BYTES {
-                    sink.push(
-                        Diagnostic::new(
-                            Code::StackTooLarge,
-                            format!(
-                                "stack `{}` has {resources} resources and {} bytes",
-                                stack.name,
-                                artifact.bytes.len()
-                            ),
-                        )
-                        .primary(cause, "this makes the stack too large")
-                        .help(format!(
-                            "a stack holds at most {MAX_RESOURCES} resources and {} KB; split what it holds",
-                            MAX_TEMPLATE_BYTES / 1024
-                        )),
-                    );
-                }
-            }
-            _ => {}
-        }
+/// Reports a stage whose OpenAPI document carries a resource policy longer than API Gateway takes.
+pub fn policy(resolved: &Resolved, stack: &Stack, document: &Value, sink: &mut Diagnostics) {
+    let Some(policy) = document.get("x-amazon-apigateway-policy") else { return };
+    let length = serde_json::to_string(policy).map_or(0, |p| p.chars().count());
+    if length <= MAX_POLICY_CHARS {
+        return;
     }
+    let span = match stack.kind {
+        StackKind::Stage(s) => resolved.estate.apis[resolved.stages[s].api].security.span,
+        _ => None,
+    };
+    sink.push(
+        Diagnostic::new(
+            Code::ResourcePolicyTooLarge,
+            format!(
+                "the resource policy of `{}` is {length} characters; API Gateway allows {MAX_POLICY_CHARS}",
+                stack.name
+            ),
+        )
+        .primary(span.unwrap_or_else(|| cause(resolved, stack.kind)), "its allow-list makes the policy too long")
+        .help("merge adjacent ranges, or put the callers behind fewer egress ranges"),
+    );
+}
+
+/// Reports a stack template with too many resources or too many bytes.
+pub fn template(resolved: &Resolved, stack: &Stack, template: &Value, bytes: usize, sink: &mut Diagnostics) {
+    let resources = template.get("Resources").and_then(Value::as_object).map_or(0, |r| r.len());
+    if resources <= MAX_RESOURCES && bytes <= MAX_TEMPLATE_BYTES {
+        return;
+    }
+    sink.push(
+        Diagnostic::new(
+            Code::StackTooLarge,
+            format!("stack `{}` has {resources} resources and {bytes} bytes", stack.name),
+        )
+        .primary(cause(resolved, stack.kind), "this makes the stack too large")
+        .help(format!(
+            "a stack holds at most {MAX_RESOURCES} resources and {} KB; split what it holds",
+            MAX_TEMPLATE_BYTES / 1024
+        )),
+    );
 }
 
 /// The node that asked for a stack.

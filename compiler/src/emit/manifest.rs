@@ -22,15 +22,18 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// The manifest of a build.
 pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Value {
+    // Each stack's template, found once rather than by a scan of every artifact per stack.
+    let templates: std::collections::BTreeMap<&str, &str> = artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::CloudFormation)
+        .filter_map(|a| Some((a.stack.as_deref()?, a.path.as_str())))
+        .collect();
     let stacks: Vec<Value> = plan
         .stacks
         .iter()
         .map(|stack| {
             let depends_on: Vec<&str> = stack.depends_on.iter().map(|&d| plan.stacks[d].name.as_str()).collect();
-            let template = artifacts
-                .iter()
-                .find(|a| a.kind == ArtifactKind::CloudFormation && a.stack.as_deref() == Some(stack.name.as_str()))
-                .map(|a| a.path.as_str());
+            let template = templates.get(stack.name.as_str());
             json!({
                 "template": template,
                 "name": stack.name,

@@ -101,6 +101,7 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
                 let stage = &resolved.stages[s];
                 let document = openapi::document(resolved, stage);
                 let template = stage::template(resolved, stage, &document);
+                limits::policy(resolved, stack, &document, sink);
                 artifacts.push(Artifact {
                     kind: ArtifactKind::OpenApi,
                     path: naming::openapi_path(resolved, stage),
@@ -127,11 +128,13 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
             }
         };
         if let Some(template) = template {
+            let bytes = to_json(&template);
+            limits::template(resolved, stack, &template, bytes.len(), sink);
             artifacts.push(Artifact {
                 kind: ArtifactKind::CloudFormation,
                 path: naming::template_path(&stack.name),
                 stack: Some(stack.name.clone()),
-                bytes: to_json(&template),
+                bytes,
             });
         }
     }
@@ -155,7 +158,6 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
         });
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    limits::check(resolved, plan, &artifacts, sink);
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
     Output { artifacts, manifest }
 }
