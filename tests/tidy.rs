@@ -105,6 +105,8 @@ fn imports_follow_the_pipeline() {
         ("graph", 6),
         ("emit", 7),
         ("write", 8),
+        ("review", 9),
+        ("lsp", 10),
     ];
     let layer = |module: &str| layers.iter().find(|(m, _)| *m == module).map(|(_, l)| *l);
     let src = repo_root().join("compiler/src");

@@ -12,6 +12,9 @@
 //! 7. [`emit`]: artifacts and the manifest, rendered in memory.
 //! 8. [`write`]: the only writer; replaces the output folder atomically.
 //!
+//! Around the pipeline: [`review`] compares two builds (`idpc diff`) and draws the plan
+//! (`idpc graph`); [`lsp`] is the language server that re-checks estates as they are edited.
+//!
 //! [`compile`] runs passes 1-7 as a pure function of the files and [`Options`]; every pass
 //! reports into one [`diagnostics::Diagnostics`] sink and the run reports every problem at
 //! once. Any error means no output.
@@ -21,10 +24,12 @@ pub mod diagnostics;
 pub mod emit;
 pub mod graph;
 pub mod lower;
+pub mod lsp;
 pub mod model;
 pub mod naming;
 pub mod parse;
 pub mod resolve;
+pub mod review;
 pub mod source;
 pub mod stdlib;
 pub mod write;
@@ -176,15 +181,20 @@ pub fn today_utc() -> Date {
 
 /// The stdlib's baseline declarations, sorted by name.
 pub fn stdlib_baselines() -> Vec<model::BaselineDecl> {
+    baselines_with(&[])
+}
+
+/// The baseline declarations of the stdlib plus some `baselines/<name>/baseline.kdl` files
+/// given as (estate-relative path, text); declarations with errors are left out.
+pub fn baselines_with(extra: &[(&str, &str)]) -> Vec<model::BaselineDecl> {
     let mut sink = Diagnostics::new();
     let mut sources = SourceSet::new();
     let mut parsed = Vec::new();
-    for (path, kind, text) in stdlib::FILES {
-        let file = sources.add(*path, *text, *kind);
-        if *kind == FileKind::BaselineDecl
-            && let Some(document) = parse::parse(file, text, &mut sink)
-        {
-            parsed.push((file, *path, document));
+    let stdlib = stdlib::FILES.iter().filter(|(_, kind, _)| *kind == FileKind::BaselineDecl).map(|(p, _, t)| (*p, *t));
+    for (path, text) in stdlib.chain(extra.iter().copied()) {
+        let file = sources.add(path, text, FileKind::BaselineDecl);
+        if let Some(document) = parse::parse(file, text, &mut sink) {
+            parsed.push((file, path, document));
         }
     }
     let files: Vec<lower::ParsedFile<'_>> = parsed
@@ -196,7 +206,11 @@ pub fn stdlib_baselines() -> Vec<model::BaselineDecl> {
 
 /// The explain page of a stdlib baseline: what it makes, its parameters, what it requires.
 pub fn explain_baseline(name: &str) -> Option<String> {
-    let decl = stdlib_baselines().into_iter().find(|b| b.name.value.as_str() == name)?;
+    stdlib_baselines().iter().find(|b| b.name.value.as_str() == name).map(baseline_page)
+}
+
+/// The explain page of a baseline declaration (markdown).
+pub fn baseline_page(decl: &model::BaselineDecl) -> String {
     let mut page = format!("# baseline {} ({} scope)\n\n", decl.name.value, decl.scope.as_str());
     if let Some(description) = &decl.description {
         page.push_str(&format!("{description}.\n\n"));
@@ -244,5 +258,5 @@ pub fn explain_baseline(name: &str) -> Option<String> {
         };
         page.push_str(&format!("- `{}`: {what}\n", template.file.value));
     }
-    Some(page)
+    page
 }

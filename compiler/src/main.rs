@@ -6,11 +6,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use idpc::diagnostics::human::{self, Style};
-use idpc::diagnostics::{Code, Severity};
+use idpc::diagnostics::{Code, Severity, machine};
 use idpc::model::Date;
-use idpc::{Options, compile, source, write};
+use idpc::review::{diff, graph};
+use idpc::{Compilation, Options, compile, source, write};
 
 /// Exit code: the estate is valid (warnings allowed).
 const EXIT_OK: u8 = 0;
@@ -26,7 +27,7 @@ const EXIT_INTERNAL: u8 = 70;
     name = "idpc",
     version,
     about = "Compile an Internal Developer Platform estate into CloudFormation, OpenAPI and Datadog artifacts",
-    after_help = "Examples:\n  idpc check examples/reference\n  idpc build examples/reference -o out\n  idpc build examples/reference -o out --today 2026-11-28\n  idpc explain unknown-account\n  idpc explain baseline cost\n\nExit codes: 0 valid, 1 spec errors, 2 usage or I/O failure, 70 internal error."
+    after_help = "Examples:\n  idpc check examples/reference\n  idpc build examples/reference -o out\n  idpc build examples/reference -o out --today 2026-11-28\n  idpc build examples/reference -o out --check\n  idpc check examples/reference --message-format github\n  idpc diff old-out new-out\n  idpc graph examples/reference --format mermaid --tenant acme-bank\n  idpc explain unknown-account\n  idpc explain baseline cost\n  idpc lsp\n\nExit codes: 0 valid, 1 spec errors (diff: the builds differ), 2 usage or I/O failure, 70 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +41,30 @@ struct Common {
     /// Today's date (UTC) for `expires=`, to reproduce a build.
     #[arg(long, env = "IDPC_TODAY", value_parser = parse_date, value_name = "YYYY-MM-DD")]
     today: Option<Date>,
+    /// How to report problems: `human` on stderr; `json` (one `idpc-diagnostics/1` document)
+    /// or `github` (workflow-command annotations) on stdout, or on stderr for `graph`.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MessageFormat {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -56,7 +81,38 @@ enum Command {
         /// Output folder; replaced atomically, only if empty or an earlier idpc output.
         #[arg(short, long, value_name = "OUT")]
         out: PathBuf,
+        /// Write nothing; fail (exit 1) unless OUT is exactly what the estate builds to, and
+        /// show what would change (for repositories that commit their artifacts).
+        #[arg(long)]
+        check: bool,
     },
+    /// Compare two builds: stacks, resources, routes, security and monitors that change.
+    /// Exit 0 when identical, 1 when they differ.
+    Diff {
+        /// The build before the change (an OUT folder).
+        old: PathBuf,
+        /// The build after the change.
+        new: PathBuf,
+        /// `markdown` (for a pull-request comment) or `json` (`idpc-diff/1`).
+        #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
+        format: DiffFormat,
+    },
+    /// Print the deploy plan's stacks, dependencies and waves.
+    Graph {
+        #[command(flatten)]
+        common: Common,
+        /// `dot` (Graphviz), `mermaid` or `json` (`idpc-graph/1`).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Only this tenant's stacks (and the stacks they depend on).
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+        /// Only this environment's stacks (and the stacks they depend on).
+        #[arg(long, value_name = "ENVIRONMENT")]
+        environment: Option<String>,
+    },
+    /// Run the language server on stdin/stdout (for editors).
+    Lsp,
     /// Explain a diagnostic code, or a stdlib baseline (`idpc explain baseline cost`).
     Explain {
         /// The code, such as `unknown-account`, or `baseline`.
@@ -94,8 +150,20 @@ fn main() -> ExitCode {
 fn run() -> u8 {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { common } => compile_estate(&common, None),
-        Command::Build { common, out } => compile_estate(&common, Some(&out)),
+        Command::Check { common } => compile_estate(&common, Target::Check),
+        Command::Build { common, out, check: false } => compile_estate(&common, Target::Build(&out)),
+        Command::Build { common, out, check: true } => compile_estate(&common, Target::Verify(&out)),
+        Command::Diff { old, new, format } => diff_builds(&old, &new, format),
+        Command::Graph { common, format, tenant, environment } => {
+            print_graph(&common, format, graph::Filter { tenant, environment })
+        }
+        Command::Lsp => match idpc::lsp::serve_stdio() {
+            Ok(()) => EXIT_OK,
+            Err(error) => {
+                eprintln!("error: the language server stopped: {error}");
+                EXIT_USAGE
+            }
+        },
         Command::Explain { code, name } => match (code.as_str(), name) {
             ("baseline", name) => explain_baseline(name.as_deref()),
             (_, Some(extra)) => {
@@ -113,28 +181,69 @@ fn style() -> Style {
     Style { color, width }
 }
 
-fn compile_estate(common: &Common, out: Option<&PathBuf>) -> u8 {
+/// What `check` and `build` do with a valid estate.
+enum Target<'a> {
+    /// Nothing.
+    Check,
+    /// Write it into OUT.
+    Build(&'a PathBuf),
+    /// Compare it with OUT (`build --check`).
+    Verify(&'a PathBuf),
+}
+
+/// Loads and compiles an estate and reports its diagnostics in the chosen format; `None` on a
+/// usage or I/O failure (already reported).
+fn load_and_compile(common: &Common, machine_to_stdout: bool) -> Option<Compilation> {
     let files = match source::load_estate(&common.estate) {
         Ok(files) => files,
         Err(error) => {
             eprintln!("error: {error}");
-            return EXIT_USAGE;
+            return None;
         }
     };
     let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
     let compilation = compile(&files, &options);
-    eprint!("{}", human::render(&compilation.diagnostics, &compilation.sources, style()));
+    let root = common.estate.to_string_lossy().replace('\\', "/");
+    let machine = match common.message_format {
+        MessageFormat::Human => {
+            eprint!("{}", human::render(&compilation.diagnostics, &compilation.sources, style()));
+            return Some(compilation);
+        }
+        MessageFormat::Json => machine::render_json(&compilation.diagnostics, &compilation.sources, &root),
+        MessageFormat::Github => machine::render_github(&compilation.diagnostics, &compilation.sources, &root),
+    };
+    if machine_to_stdout {
+        print!("{machine}");
+    } else {
+        eprint!("{machine}");
+    }
+    Some(compilation)
+}
+
+/// `N errors, M warnings`, and whether there is any error.
+fn counts(compilation: &Compilation) -> (String, bool) {
     let errors = compilation.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = compilation.diagnostics.len() - errors;
-    let counts = format!("{} error{}, {} warning{}", errors, plural(errors), warnings, plural(warnings));
-    if errors > 0 {
-        let what = if out.is_some() { "nothing was written" } else { "the estate is invalid" };
+    (format!("{} error{}, {} warning{}", errors, plural(errors), warnings, plural(warnings)), errors > 0)
+}
+
+fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
+    let Some(compilation) = load_and_compile(common, true) else {
+        return EXIT_USAGE;
+    };
+    let (counts, invalid) = counts(&compilation);
+    if invalid {
+        let what = match target {
+            Target::Check => "the estate is invalid",
+            Target::Build(_) => "nothing was written",
+            Target::Verify(_) => "nothing was compared",
+        };
         eprintln!("error: {counts}; {what}");
         return EXIT_INVALID;
     }
     let stacks = compilation.plan.as_ref().map_or(0, |p| p.stacks.len());
-    match (out, &compilation.output) {
-        (Some(out), Some(output)) => {
+    match (target, &compilation.output) {
+        (Target::Build(out), Some(output)) => {
             if let Err(error) = write::write_output(out, output) {
                 eprintln!("error: {error}");
                 return EXIT_USAGE;
@@ -147,8 +256,88 @@ fn compile_estate(common: &Common, out: Option<&PathBuf>) -> u8 {
                 out.display()
             );
         }
+        (Target::Verify(out), Some(output)) => return verify(out, output, common),
         _ => eprintln!("ok: {stacks} stack{} planned ({counts})", plural(stacks)),
     }
+    EXIT_OK
+}
+
+/// `build --check`: whether OUT holds exactly this build.
+fn verify(out: &std::path::Path, output: &idpc::emit::Output, common: &Common) -> u8 {
+    let rebuild = format!("run `idpc build {} -o {}` and commit the result", common.estate.display(), out.display());
+    let existing = match diff::Tree::read(out) {
+        Ok(tree) => tree,
+        Err(error) => {
+            eprintln!("error: {} is not up to date: {error}\n  help: {rebuild}", out.display());
+            return EXIT_INVALID;
+        }
+    };
+    match diff::diff(&existing, &diff::Tree::from_output(output)) {
+        Ok(report) if report.is_empty() => {
+            eprintln!("ok: {} is up to date", out.display());
+            EXIT_OK
+        }
+        Ok(report) => {
+            eprint!("{}", report.markdown());
+            eprintln!("\nerror: {} is not what the estate builds to\n  help: {rebuild}", out.display());
+            EXIT_INVALID
+        }
+        Err(error) => {
+            eprintln!("error: {} is not up to date: {error}\n  help: {rebuild}", out.display());
+            EXIT_INVALID
+        }
+    }
+}
+
+fn diff_builds(old: &std::path::Path, new: &std::path::Path, format: DiffFormat) -> u8 {
+    let trees = diff::Tree::read(old).and_then(|o| Ok((o, diff::Tree::read(new)?)));
+    let report = trees.and_then(|(o, n)| diff::diff(&o, &n));
+    match report {
+        Ok(report) => {
+            match format {
+                DiffFormat::Markdown => print!("{}", report.markdown()),
+                DiffFormat::Json => print!("{}", report.json()),
+            }
+            if report.is_empty() { EXIT_OK } else { EXIT_INVALID }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn print_graph(common: &Common, format: GraphFormat, filter: graph::Filter) -> u8 {
+    let Some(compilation) = load_and_compile(common, false) else {
+        return EXIT_USAGE;
+    };
+    let (counts, invalid) = counts(&compilation);
+    let plan = match &compilation.plan {
+        Some(plan) if !invalid => plan,
+        _ => {
+            eprintln!("error: {counts}; no graph");
+            return EXIT_INVALID;
+        }
+    };
+    for (tag, wanted, what) in
+        [("idpc:tenant", &filter.tenant, "tenant"), ("idpc:environment", &filter.environment, "environment")]
+    {
+        if let Some(wanted) = wanted {
+            let known = graph::tag_values(plan, tag);
+            if !known.contains(wanted) {
+                let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                eprintln!("error: no {what} `{wanted}` has stacks in this estate");
+                eprintln!("  help: {}", idpc::diagnostics::suggest(wanted, &names));
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let text = match format {
+        GraphFormat::Dot => graph::dot(plan, &filter),
+        GraphFormat::Mermaid => graph::mermaid(plan, &filter),
+        GraphFormat::Json => graph::json(plan, &filter),
+    };
+    print!("{text}");
     EXIT_OK
 }
 

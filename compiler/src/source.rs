@@ -84,6 +84,39 @@ impl SourceFile {
         let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
         (line, column)
     }
+
+    /// 0-based line and UTF-16 column of a byte offset (the Language Server Protocol's
+    /// positions); an offset inside a character counts from that character's start.
+    pub fn line_col_utf16(&self, offset: u32) -> (u32, u32) {
+        let mut offset = (offset as usize).min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |s| s.encode_utf16().count());
+        (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+    }
+
+    /// The byte offset of a 0-based line and UTF-16 column, clamped to the line's end.
+    pub fn offset_utf16(&self, line: u32, column: u32) -> usize {
+        let mut start = 0;
+        for _ in 0..line {
+            match self.text.get(start..).and_then(|rest| rest.find('\n')) {
+                Some(i) => start += i + 1,
+                None => return self.text.len(),
+            }
+        }
+        let mut units = 0;
+        for (i, c) in self.text.get(start..).unwrap_or("").char_indices() {
+            if c == '\n' || units >= column as usize {
+                return start + i;
+            }
+            units += c.len_utf16();
+        }
+        self.text.len()
+    }
 }
 
 /// Every file of one compilation, estate files sorted by path, then the stdlib.
@@ -227,6 +260,22 @@ mod tests {
         check("a\nbc", 3, (2, 2));
         check("é x", 3, (1, 3));
         check("a", 99, (1, 2));
+    }
+
+    #[test]
+    fn utf16_positions_round_trip() {
+        let file = SourceFile { path: "a.kdl".into(), text: "ab\n🚀é \"x\"\r\nz".into(), kind: FileKind::Spec };
+        // 🚀 is 4 bytes and 2 UTF-16 units; é is 2 bytes and 1 unit.
+        assert_eq!(file.line_col_utf16(3), (1, 0));
+        assert_eq!(file.line_col_utf16(7), (1, 2));
+        assert_eq!(file.line_col_utf16(9), (1, 3));
+        assert_eq!(file.line_col_utf16(5), (1, 0), "inside a character: its start");
+        for offset in [0, 2, 3, 7, 9, 10, 13, 15] {
+            let (line, column) = file.line_col_utf16(offset);
+            assert_eq!(file.offset_utf16(line, column), offset as usize, "offset {offset}");
+        }
+        assert_eq!(file.offset_utf16(0, 99), 2, "past the end of a line: its end");
+        assert_eq!(file.offset_utf16(9, 0), file.text.len());
     }
 
     #[test]

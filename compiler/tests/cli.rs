@@ -313,3 +313,147 @@ fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn diff_exits_0_for_no_change_1_for_changes_and_2_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, same) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("same"));
+    assert!(build(&reference(), &old).status.success());
+    assert!(build(&reference(), &same).status.success());
+    let estate = dir.path().join("estate");
+    copy_estate(&repo().join("examples/reference"), &estate);
+    let payments = estate.join("apis/payments.kdl");
+    let text = std::fs::read_to_string(&payments).unwrap();
+    std::fs::write(&payments, text.replace("monitor \"latency\" p95-ms=800", "monitor \"latency\" p95-ms=600"))
+        .unwrap();
+    assert!(build(estate.to_str().unwrap(), &new).status.success());
+    let (old, new, same) = (old.to_str().unwrap(), new.to_str().unwrap(), same.to_str().unwrap());
+
+    let result = idpc(&["diff", old, same]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert!(stdout(&result).contains("No change"));
+
+    let result = idpc(&["diff", old, new]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    let markdown = stdout(&result);
+    assert!(
+        markdown.contains("- `apis/payments/acme-prod/monitors/latency.json` (datadog-monitor) changed"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("### `idpc-"), "monitors are not in any template: {markdown}");
+
+    let result = idpc(&["diff", old, new, "--format", "json"]);
+    assert_eq!(result.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(json["format"], "idpc-diff/1");
+    let fields = &json["artifacts"][0]["fields"];
+    assert!(fields.as_array().unwrap().iter().any(|f| f == "query"), "{json}");
+
+    let result = idpc(&["diff", old, &reference()]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("has no manifest.json"), "{}", stderr(&result));
+}
+
+#[test]
+fn build_check_passes_only_when_out_is_what_the_estate_builds_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_str = out.to_str().unwrap();
+    let check = || idpc(&["build", &reference(), "-o", out_str, "--today", TODAY, "--check"]);
+    let result = check();
+    assert_eq!(result.status.code(), Some(1), "missing OUT: {}", stderr(&result));
+    assert!(!out.exists(), "--check writes nothing");
+
+    assert!(build(&reference(), &out).status.success());
+    let before = tree(&out);
+    let result = check();
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert!(stderr(&result).contains("is up to date"));
+
+    // A stale output (built before a change to the estate): the check shows what changes.
+    let result = idpc(&["build", &reference(), "-o", out_str, "--today", "2028-01-01", "--check"]);
+    assert_eq!(result.status.code(), Some(1));
+    let text = stderr(&result);
+    assert!(text.contains("### `idpc-api-accounts--acme-pr-1234` (removed)"), "{text}");
+    assert!(text.contains("is not what the estate builds to"), "{text}");
+
+    // A hand-edited artifact.
+    let template = out.join("stacks/idpc-organisation.json");
+    let mut bytes = std::fs::read(&template).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&template, bytes).unwrap();
+    let result = check();
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stderr(&result).contains("edited after the build"), "{}", stderr(&result));
+    assert_ne!(tree(&out), before);
+    std::fs::remove_file(&template).unwrap();
+    assert_eq!(check().status.code(), Some(1));
+}
+
+#[test]
+fn message_formats_go_to_stdout_for_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("unknown-environment");
+    copy_estate(&repo().join("tests/cases/err/unknown-environment"), &case);
+    let case = case.to_str().unwrap();
+    let result = idpc(&["check", case, "--today", TODAY, "--message-format", "json"]);
+    assert_eq!(result.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(json["errors"], 1);
+    let label = &json["diagnostics"][0]["labels"][0];
+    assert_eq!(label["file"], format!("{case}/main.kdl"));
+    assert_eq!((label["line"].as_u64(), label["column"].as_u64()), (Some(23), Some(12)));
+
+    let result = idpc(&["build", case, "-o", "/nonexistent/out", "--today", TODAY, "--message-format", "github"]);
+    assert_eq!(result.status.code(), Some(1));
+    let annotations = stdout(&result);
+    assert!(annotations.starts_with(&format!("::error file={case}/main.kdl,line=23,col=12,")), "{annotations}");
+    assert!(stderr(&result).contains("1 error, 0 warnings; nothing was written"));
+
+    // A valid estate: an empty list, so tools can always parse stdout.
+    let result = idpc(&["check", &reference(), "--today", TODAY, "--message-format", "json"]);
+    assert_eq!(result.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(json["diagnostics"], serde_json::json!([]));
+}
+
+#[test]
+fn graph_prints_the_plan_and_refuses_unknown_filters() {
+    let result = idpc(&["graph", &reference(), "--today", TODAY, "--format", "mermaid", "--tenant", "acme-bank"]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert!(stdout(&result).starts_with("flowchart LR\n"));
+    let result = idpc(&["graph", &reference(), "--today", TODAY, "--environment", "acme-tst"]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("did you mean `acme-test`?"), "{}", stderr(&result));
+    let dir = tempfile::tempdir().unwrap();
+    copy_estate(&repo().join("tests/cases/err/dependency-cycle"), dir.path());
+    let result = idpc(&["graph", dir.path().to_str().unwrap(), "--today", TODAY]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stdout(&result).is_empty());
+    assert!(stderr(&result).contains("dependency-cycle"));
+}
+
+#[test]
+fn the_example_workflow_uses_only_real_commands_and_flags() {
+    let workflow = std::fs::read_to_string(repo().join("examples/pull-request-workflow.yml")).unwrap();
+    let mut checked = 0;
+    for line in workflow.lines() {
+        let Some(at) = line.find("idpc ") else { continue };
+        let command = &line[at..];
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let Some(sub) = words.get(1).filter(|w| ["check", "build", "diff", "graph", "lsp"].contains(w)) else {
+            continue;
+        };
+        let help = stdout(&idpc(&[sub, "--help"]));
+        for flag in words.iter().filter(|w| w.starts_with("--")) {
+            let flag = flag.trim_end_matches(';');
+            assert!(help.contains(flag), "`idpc {sub}` has no {flag} (workflow line: {line})");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "the workflow runs idpc check, build and diff");
+}

@@ -1,11 +1,12 @@
 //! The diagnostic model every pass reports through, and its renderers.
 //!
 //! We own one plain type, [`Diagnostic`]; passes build it with the small builder below and push it
-//! into a [`Diagnostics`] sink. Renderers are leaves: `human` adapts to miette. Nothing here
+//! into a [`Diagnostics`] sink. Renderers are leaves: `human` adapts to miette, `machine` writes JSON and GitHub workflow commands. Nothing here
 //! prints: `main.rs` decides where rendered text goes.
 
 pub mod codes;
 pub mod human;
+pub mod machine;
 
 pub use codes::Code;
 

@@ -1,0 +1,553 @@
+//! `idpc lsp`: a language server on stdio for editors.
+//!
+//! On open, change and save of a `.kdl` file it finds the estate the file belongs to (the
+//! nearest folder above it, within the workspace, whose files declare the `platform`),
+//! compiles the whole estate with the open documents' unsaved text, and publishes the
+//! diagnostics of every file of the estate, with exact ranges (UTF-16 columns, as LSP
+//! counts); a file whose problems are fixed gets an empty list. It also answers
+//! go-to-definition from a reference (`tenant=`, `account=`, `deploy`, `uses`, `baseline`,
+//! `requires`) to the node it names, and hover on a reference (a baseline's parameters, or
+//! the named node's declaration).
+//!
+//! Each estate's files are held in memory: an edit re-checks with the edited text and never
+//! re-reads the other files; saving, closing, or a change the editor reports from disk
+//! (`workspace/didChangeWatchedFiles`) re-reads the estate.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use kdl::{KdlDocument, KdlNode};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use lsp_types::notification::Notification as _;
+use lsp_types::{
+    CodeDescription, Diagnostic as LspDiagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
+    DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
+    DidSaveTextDocumentParams, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, Position,
+    PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Url,
+};
+use serde_json::Value;
+
+use crate::diagnostics::{Diagnostic, Label, Severity, machine};
+use crate::model::Date;
+use crate::source::{self, RawFile, SourceFile, SourceSet};
+use crate::{Options, compile};
+
+/// Runs the server on stdin and stdout until the editor says `exit`.
+pub fn serve_stdio() -> Result<(), String> {
+    let (connection, io_threads) = Connection::stdio();
+    let result = serve(&connection);
+    drop(connection);
+    io_threads.join().map_err(|e| e.to_string())?;
+    result
+}
+
+/// Runs the server on a connection (stdio, or in memory in tests).
+pub fn serve(connection: &Connection) -> Result<(), String> {
+    let capabilities = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::FULL),
+            save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions { include_text: Some(false) })),
+            ..TextDocumentSyncOptions::default()
+        })),
+        definition_provider: Some(OneOf::Left(true)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        ..ServerCapabilities::default()
+    };
+    let capabilities = serde_json::to_value(capabilities).map_err(|e| e.to_string())?;
+    let params = connection.initialize(capabilities).map_err(|e| e.to_string())?;
+    let params: InitializeParams = serde_json::from_value(params).map_err(|e| e.to_string())?;
+    let mut server = Server::new(&params);
+    for message in &connection.receiver {
+        match message {
+            Message::Request(request) => {
+                if connection.handle_shutdown(&request).map_err(|e| e.to_string())? {
+                    return Ok(());
+                }
+                let response = server.request(request);
+                connection.sender.send(Message::Response(response)).map_err(|e| e.to_string())?;
+            }
+            Message::Notification(notification) => {
+                if notification.method == "exit" {
+                    return Ok(());
+                }
+                for published in server.notification(notification) {
+                    let notification =
+                        Notification::new(lsp_types::notification::PublishDiagnostics::METHOD.to_owned(), published);
+                    connection.sender.send(Message::Notification(notification)).map_err(|e| e.to_string())?;
+                }
+            }
+            Message::Response(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// One estate's files as last read from disk, and what was published for it.
+#[derive(Default)]
+struct Estate {
+    /// Estate-relative path to bytes.
+    disk: BTreeMap<String, Vec<u8>>,
+    /// Documents that got diagnostics at the last check.
+    published: BTreeSet<Url>,
+    /// Declarations found at the last check, for definition and hover.
+    sources: SourceSet,
+}
+
+struct Server {
+    /// Workspace folders: an estate root is never searched above them.
+    workspace: Vec<PathBuf>,
+    /// Open documents' text, by absolute path.
+    open: BTreeMap<PathBuf, String>,
+    /// Estates by root folder.
+    estates: BTreeMap<PathBuf, Estate>,
+    /// Estate root of each folder seen.
+    roots: BTreeMap<PathBuf, PathBuf>,
+    /// Pinned "today", from `initializationOptions.today` or `IDPC_TODAY`.
+    today: Option<Date>,
+}
+
+impl Server {
+    fn new(params: &InitializeParams) -> Server {
+        let mut workspace: Vec<PathBuf> =
+            params.workspace_folders.iter().flatten().filter_map(|f| f.uri.to_file_path().ok()).collect();
+        #[allow(deprecated)] // Older clients send only `rootUri`.
+        if workspace.is_empty()
+            && let Some(root) = params.root_uri.as_ref().and_then(|u| u.to_file_path().ok())
+        {
+            workspace.push(root);
+        }
+        let option = params.initialization_options.as_ref().and_then(|o| o["today"].as_str().map(str::to_owned));
+        let today = option.or_else(|| std::env::var("IDPC_TODAY").ok()).and_then(|t| Date::parse(&t));
+        Server { workspace, open: BTreeMap::new(), estates: BTreeMap::new(), roots: BTreeMap::new(), today }
+    }
+
+    fn request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let result = match request.method.as_str() {
+            "textDocument/definition" => serde_json::from_value::<GotoDefinitionParams>(request.params)
+                .map(|p| serde_json::to_value(self.definition(&p)).unwrap_or(Value::Null)),
+            "textDocument/hover" => serde_json::from_value::<HoverParams>(request.params)
+                .map(|p| serde_json::to_value(self.hover(&p)).unwrap_or(Value::Null)),
+            other => {
+                return Response::new_err(
+                    id,
+                    ErrorCode::MethodNotFound as i32,
+                    format!("idpc does not handle `{other}`"),
+                );
+            }
+        };
+        match result {
+            Ok(value) => Response::new_ok(id, value),
+            Err(error) => Response::new_err(id, ErrorCode::InvalidParams as i32, error.to_string()),
+        }
+    }
+
+    /// Handles a notification; returns the diagnostics to publish.
+    fn notification(&mut self, notification: Notification) -> Vec<PublishDiagnosticsParams> {
+        let params = notification.params;
+        let touched: Option<(PathBuf, bool)> = match notification.method.as_str() {
+            "textDocument/didOpen" => serde_json::from_value::<DidOpenTextDocumentParams>(params).ok().and_then(|p| {
+                let path = p.text_document.uri.to_file_path().ok()?;
+                self.open.insert(path.clone(), p.text_document.text);
+                Some((path, false))
+            }),
+            "textDocument/didChange" => {
+                serde_json::from_value::<DidChangeTextDocumentParams>(params).ok().and_then(|mut p| {
+                    let path = p.text_document.uri.to_file_path().ok()?;
+                    // Full synchronisation: the last change holds the whole text.
+                    let text = p.content_changes.pop()?.text;
+                    self.open.insert(path.clone(), text);
+                    Some((path, false))
+                })
+            }
+            "textDocument/didSave" => serde_json::from_value::<DidSaveTextDocumentParams>(params)
+                .ok()
+                .and_then(|p| Some((p.text_document.uri.to_file_path().ok()?, true))),
+            "textDocument/didClose" => {
+                serde_json::from_value::<DidCloseTextDocumentParams>(params).ok().and_then(|p| {
+                    let path = p.text_document.uri.to_file_path().ok()?;
+                    self.open.remove(&path);
+                    Some((path, true))
+                })
+            }
+            "workspace/didChangeWatchedFiles" => {
+                let Ok(p) = serde_json::from_value::<DidChangeWatchedFilesParams>(params) else {
+                    return Vec::new();
+                };
+                let mut published = Vec::new();
+                let roots: BTreeSet<PathBuf> = p
+                    .changes
+                    .iter()
+                    .filter_map(|c| c.uri.to_file_path().ok())
+                    .filter_map(|path| self.estates.keys().find(|root| path.starts_with(root)).cloned())
+                    .collect();
+                for root in roots {
+                    self.reload(&root);
+                    published.extend(self.check(&root, None));
+                }
+                return published;
+            }
+            _ => None,
+        };
+        let Some((path, reload)) = touched else {
+            return Vec::new();
+        };
+        if path.extension().is_none_or(|e| e != "kdl") {
+            return Vec::new();
+        }
+        let root = self.root_of(&path);
+        if reload || !self.estates.contains_key(&root) {
+            self.reload(&root);
+        }
+        self.check(&root, Some(&path))
+    }
+
+    /// The estate root of a file: the nearest folder above it (not above its workspace
+    /// folder) whose `.kdl` files declare the `platform`; else the file's own folder.
+    fn root_of(&mut self, path: &Path) -> PathBuf {
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(root) = self.roots.get(&folder) {
+            return root.clone();
+        }
+        let limit = self.workspace.iter().filter(|w| path.starts_with(w)).max_by_key(|w| w.components().count());
+        let within = |candidate: &Path| limit.is_none_or(|l| candidate.starts_with(l));
+        // The usual layout first: the platform in a file directly in the estate folder; then
+        // anywhere below a folder, but only inside the workspace.
+        let direct = folder.ancestors().take_while(|c| within(c)).find(|c| declares_platform(c, &self.open, 1));
+        let nested = || {
+            limit.and_then(|_| {
+                folder.ancestors().take_while(|c| within(c)).find(|c| declares_platform(c, &self.open, 8))
+            })
+        };
+        let root = direct.or_else(nested).unwrap_or(&folder).to_path_buf();
+        self.roots.insert(folder, root.clone());
+        root
+    }
+
+    /// Reads an estate's files from disk again.
+    fn reload(&mut self, root: &Path) {
+        let disk = match source::load_estate(root) {
+            Ok(files) => files.into_iter().map(|f| (f.path, f.bytes)).collect(),
+            Err(_) => BTreeMap::new(),
+        };
+        self.estates.entry(root.to_path_buf()).or_default().disk = disk;
+    }
+
+    /// The estate's files with the open documents' text in place of what is on disk.
+    fn files(&self, root: &Path) -> Vec<RawFile> {
+        let mut files: BTreeMap<String, Vec<u8>> = self.estates.get(root).map(|e| e.disk.clone()).unwrap_or_default();
+        for (path, text) in &self.open {
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            let relative = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let hidden = relative.split('/').any(|part| part.starts_with('.'));
+            if !hidden && source::classify(&relative).is_some() {
+                files.insert(relative, text.as_bytes().to_vec());
+            }
+        }
+        files.into_iter().map(|(path, bytes)| RawFile { path, bytes }).collect()
+    }
+
+    /// Compiles an estate and returns what to publish: every file with diagnostics, and an
+    /// empty list for every file that had some at the previous check.
+    fn check(&mut self, root: &Path, trigger: Option<&Path>) -> Vec<PublishDiagnosticsParams> {
+        let files = self.files(root);
+        let options = Options { today: self.today.unwrap_or_else(crate::today_utc) };
+        let compilation = compile(&files, &options);
+        let mut by_file: BTreeMap<Url, Vec<LspDiagnostic>> = BTreeMap::new();
+        let fallback = trigger.and_then(|t| Url::from_file_path(t).ok());
+        for diagnostic in &compilation.diagnostics {
+            let primary = diagnostic.labels.iter().find(|l| l.primary);
+            let target = primary.and_then(|l| location(&compilation.sources, root, l));
+            let (uri, range) = match (target, &fallback) {
+                (Some(location), _) => (location.uri, location.range),
+                (None, Some(uri)) => (uri.clone(), Range::default()),
+                (None, None) => continue,
+            };
+            by_file.entry(uri).or_default().push(to_lsp(diagnostic, range, &compilation.sources, root));
+        }
+        let estate = self.estates.entry(root.to_path_buf()).or_default();
+        let mut published = Vec::new();
+        for uri in &estate.published {
+            if !by_file.contains_key(uri) {
+                published.push(PublishDiagnosticsParams { uri: uri.clone(), diagnostics: Vec::new(), version: None });
+            }
+        }
+        if let Some(uri) = &fallback
+            && !by_file.contains_key(uri)
+            && !estate.published.contains(uri)
+        {
+            // The edited file is clean: say so, so the editor clears anything it holds.
+            published.push(PublishDiagnosticsParams { uri: uri.clone(), diagnostics: Vec::new(), version: None });
+        }
+        estate.published = by_file.keys().cloned().collect();
+        estate.sources = compilation.sources;
+        published.extend(by_file.into_iter().map(|(uri, diagnostics)| PublishDiagnosticsParams {
+            uri,
+            diagnostics,
+            version: None,
+        }));
+        published
+    }
+
+    /// The text of a file of an estate as the server sees it (open document, or disk).
+    fn text_of(&self, path: &Path) -> Option<String> {
+        if let Some(text) = self.open.get(path) {
+            return Some(text.clone());
+        }
+        std::fs::read_to_string(path).ok()
+    }
+
+    /// The reference under the cursor: what it names and its kind.
+    fn reference_at(&mut self, uri: &Url, position: Position) -> Option<(PathBuf, Reference)> {
+        let path = uri.to_file_path().ok()?;
+        let text = self.text_of(&path)?;
+        let file = SourceFile { path: String::new(), text, kind: source::FileKind::Spec };
+        let offset = file.offset_utf16(position.line, position.character);
+        let document: KdlDocument = file.text.parse().ok()?;
+        let root = self.root_of(&path);
+        find_reference(document.nodes(), None, offset).map(|r| (root, r))
+    }
+
+    fn definition(&mut self, params: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
+        let position = &params.text_document_position_params;
+        let (root, reference) = self.reference_at(&position.text_document.uri, position.position)?;
+        let (path, start, end) = self.declaration(&root, &reference)?;
+        let text = self.text_of(&path)?;
+        let file = SourceFile { path: String::new(), text, kind: source::FileKind::Spec };
+        let uri = Url::from_file_path(&path).ok()?;
+        Some(GotoDefinitionResponse::Scalar(Location { uri, range: range(&file, start as u32, end as u32) }))
+    }
+
+    fn hover(&mut self, params: &HoverParams) -> Option<Hover> {
+        let position = &params.text_document_position_params;
+        let (root, reference) = self.reference_at(&position.text_document.uri, position.position)?;
+        let markdown = if reference.kind == Kind::Baseline {
+            let extra: Vec<(String, String)> = self
+                .files(&root)
+                .into_iter()
+                .filter(|f| f.path == format!("baselines/{}/baseline.kdl", reference.name))
+                .map(|f| (f.path, String::from_utf8_lossy(&f.bytes).into_owned()))
+                .collect();
+            let extra: Vec<(&str, &str)> = extra.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+            let decls = crate::baselines_with(&extra);
+            let decl = decls.iter().rev().find(|d| d.name.value.as_str() == reference.name)?;
+            crate::baseline_page(decl)
+        } else {
+            let (path, start, end) = self.declaration(&root, &reference)?;
+            let text = self.text_of(&path)?;
+            let declaration = text.get(start..end).unwrap_or("");
+            let shown: Vec<&str> = declaration.lines().take(12).collect();
+            let relative = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            format!(
+                "{} `{}` (`{relative}`)\n\n```kdl\n{}\n```\n",
+                reference.kind.node(),
+                reference.name,
+                shown.join("\n")
+            )
+        };
+        let file_range = {
+            let path = position.text_document.uri.to_file_path().ok()?;
+            let text = self.text_of(&path)?;
+            let file = SourceFile { path: String::new(), text, kind: source::FileKind::Spec };
+            range(&file, reference.start as u32, reference.end as u32)
+        };
+        Some(Hover {
+            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
+            range: Some(file_range),
+        })
+    }
+
+    /// Where the node a reference names is declared: (file, byte range of the node).
+    fn declaration(&self, root: &Path, reference: &Reference) -> Option<(PathBuf, usize, usize)> {
+        for file in self.files(root) {
+            let Some(kind) = source::classify(&file.path) else {
+                continue;
+            };
+            let wanted = match reference.kind {
+                Kind::Baseline => {
+                    kind == source::FileKind::BaselineDecl
+                        && file.path == format!("baselines/{}/baseline.kdl", reference.name)
+                }
+                _ => kind == source::FileKind::Spec,
+            };
+            let text = String::from_utf8_lossy(&file.bytes);
+            // A declaration spells the name; only such files are parsed.
+            if !wanted || !text.contains(reference.name.as_str()) {
+                continue;
+            }
+            let Ok(document) = text.parse::<KdlDocument>() else {
+                continue;
+            };
+            let found = document.nodes().iter().find(|node| {
+                node.name().value() == reference.kind.node()
+                    && node.entries().iter().find(|e| e.name().is_none()).and_then(|e| e.value().as_string())
+                        == Some(reference.name.as_str())
+            });
+            if let Some(node) = found {
+                let span = node.span();
+                return Some((root.join(&file.path), span.offset(), span.offset() + span.len()));
+            }
+        }
+        None
+    }
+}
+
+/// What a reference names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Tenant,
+    Account,
+    Environment,
+    Api,
+    Baseline,
+}
+
+impl Kind {
+    /// The node that declares it.
+    fn node(self) -> &'static str {
+        match self {
+            Kind::Tenant => "tenant",
+            Kind::Account => "account",
+            Kind::Environment => "environment",
+            Kind::Api => "api",
+            Kind::Baseline => "baseline",
+        }
+    }
+}
+
+/// A reference in a document: the name, its kind, and the byte range of the value.
+#[derive(Debug)]
+struct Reference {
+    name: String,
+    kind: Kind,
+    start: usize,
+    end: usize,
+}
+
+/// The reference whose value contains `offset`, if any.
+fn find_reference(nodes: &[KdlNode], parent: Option<&str>, offset: usize) -> Option<Reference> {
+    for node in nodes {
+        let span = node.span();
+        if offset < span.offset() || offset > span.offset() + span.len() {
+            continue;
+        }
+        let name = node.name().value();
+        for (index, entry) in node.entries().iter().enumerate() {
+            let span = entry.span();
+            if offset < span.offset() || offset > span.offset() + span.len() {
+                continue;
+            }
+            let Some(value) = entry.value().as_string() else {
+                continue;
+            };
+            let kind = match (name, entry.name().map(|n| n.value())) {
+                ("account", Some("tenant")) => Some(Kind::Tenant),
+                ("environment", Some("account")) => Some(Kind::Account),
+                ("deploy", None) => Some(Kind::Environment),
+                ("uses", None) => Some(Kind::Api),
+                ("requires", None) => Some(Kind::Baseline),
+                // `baseline "x"` inside an account or environment uses a baseline; at the top
+                // of a baseline.kdl it declares one.
+                ("baseline", None) if index == 0 && parent.is_some() => Some(Kind::Baseline),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                return Some(Reference {
+                    name: value.to_owned(),
+                    kind,
+                    start: span.offset(),
+                    end: span.offset() + span.len(),
+                });
+            }
+        }
+        if let Some(found) = node.children().and_then(|c| find_reference(c.nodes(), Some(name), offset)) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Whether a folder's `.kdl` files (down to `depth`, hidden folders skipped) declare the
+/// platform.
+fn declares_platform(folder: &Path, open: &BTreeMap<PathBuf, String>, depth: usize) -> bool {
+    let walker = walkdir::WalkDir::new(folder)
+        .max_depth(depth)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker.filter_map(Result::ok) {
+        if !entry.file_type().is_file() || entry.path().extension().is_none_or(|e| e != "kdl") {
+            continue;
+        }
+        let text = match open.get(entry.path()) {
+            Some(text) => text.clone(),
+            None => std::fs::read_to_string(entry.path()).unwrap_or_default(),
+        };
+        if text.lines().any(|line| {
+            let rest = line.strip_prefix("platform").unwrap_or("");
+            line.starts_with("platform") && rest.starts_with([' ', '\t', '"', '{'])
+        }) {
+            return true;
+        }
+    }
+    false
+}
+
+fn range(file: &SourceFile, start: u32, end: u32) -> Range {
+    let (start_line, start_column) = file.line_col_utf16(start);
+    let (end_line, end_column) = file.line_col_utf16(end);
+    Range { start: Position::new(start_line, start_column), end: Position::new(end_line, end_column) }
+}
+
+/// The location of a label in an estate file; `None` for stdlib files.
+fn location(sources: &SourceSet, root: &Path, label: &Label) -> Option<Location> {
+    let file = sources.file(label.span.file)?;
+    if file.path.starts_with(crate::stdlib::PREFIX) {
+        return None;
+    }
+    let uri = Url::from_file_path(root.join(&file.path)).ok()?;
+    Some(Location { uri, range: range(file, label.span.start, label.span.end) })
+}
+
+fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Path) -> LspDiagnostic {
+    let mut message = diagnostic.message.clone();
+    if let Some(label) = diagnostic.labels.iter().find(|l| l.primary)
+        && !label.message.is_empty()
+    {
+        message.push_str(&format!(": {}", label.message));
+    }
+    if let Some(help) = &diagnostic.help {
+        message.push_str(&format!("\nhelp: {help}"));
+    }
+    for note in &diagnostic.notes {
+        message.push_str(&format!("\nnote: {note}"));
+    }
+    let related: Vec<DiagnosticRelatedInformation> = diagnostic
+        .labels
+        .iter()
+        .filter(|l| !l.primary)
+        .filter_map(|l| {
+            Some(DiagnosticRelatedInformation { location: location(sources, root, l)?, message: l.message.clone() })
+        })
+        .collect();
+    let href = Url::parse(&format!("{}{}", machine::EXPLAIN_URL, diagnostic.code.name())).ok();
+    LspDiagnostic {
+        range,
+        severity: Some(match diagnostic.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(diagnostic.code.name().to_owned())),
+        code_description: href.map(|href| CodeDescription { href }),
+        source: Some("idpc".to_owned()),
+        message,
+        related_information: if related.is_empty() { None } else { Some(related) },
+        tags: None,
+        data: None,
+    }
+}

@@ -1,0 +1,6 @@
+//! Tools around a build, after the pipeline: the review summary of two builds (`diff`) and
+//! the deploy plan as a picture (`graph`). They read what the pipeline made (a `Plan`, output
+//! trees) and never feed back into it.
+
+pub mod diff;
+pub mod graph;

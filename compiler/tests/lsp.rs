@@ -1,0 +1,257 @@
+//! `idpc lsp` driven over stdio as an editor drives it: framed JSON-RPC in, framed JSON-RPC out.
+//! Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+struct Editor {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: u64,
+}
+
+impl Editor {
+    fn start(workspace: &Path) -> Editor {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idpc"))
+            .arg("lsp")
+            .env_remove("IDPC_TODAY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("idpc lsp starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, messages) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut length = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(n) = line.strip_prefix("Content-Length: ") {
+                        length = n.parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; length.expect("Content-Length header")];
+                reader.read_exact(&mut body).expect("body");
+                if sender.send(serde_json::from_slice::<Value>(&body).expect("JSON body")).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut editor = Editor { child, stdin, messages, next_id: 0 };
+        let uri = url(workspace);
+        let response = editor.request(
+            "initialize",
+            json!({
+                "processId": null,
+                "rootUri": uri,
+                "workspaceFolders": [{ "uri": uri, "name": "estate" }],
+                "capabilities": {},
+                "initializationOptions": { "today": "2026-11-28" },
+            }),
+        );
+        assert_eq!(response["result"]["capabilities"]["definitionProvider"], true, "{response}");
+        editor.notify("initialized", json!({}));
+        editor
+    }
+
+    fn send(&mut self, message: Value) {
+        let body = serde_json::to_string(&message).expect("json");
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    fn receive(&mut self) -> Value {
+        self.messages.recv_timeout(Duration::from_secs(60)).expect("the server answers within a minute")
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        loop {
+            let message = self.receive();
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+
+    /// Diagnostics published for a document, skipping those for other documents.
+    fn diagnostics_for(&mut self, uri: &str) -> Vec<Value> {
+        loop {
+            let message = self.receive();
+            if message["method"] == "textDocument/publishDiagnostics" && message["params"]["uri"] == uri {
+                return message["params"]["diagnostics"].as_array().expect("list").clone();
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        let response = self.request("shutdown", Value::Null);
+        assert!(response.get("error").is_none(), "{response}");
+        self.notify("exit", Value::Null);
+        let status = self.child.wait().expect("exits");
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+fn url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn estate() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("estate");
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reference");
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.expect("readable");
+        let to = root.join(entry.path().strip_prefix(&from).expect("inside"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy");
+        }
+    }
+    (dir, root)
+}
+
+#[test]
+fn diagnostics_appear_on_the_right_range_and_clear_when_fixed() {
+    let (_dir, root) = estate();
+    let mut editor = Editor::start(&root);
+    let path = root.join("apis/payments.kdl");
+    let uri = url(&path);
+    let good = std::fs::read_to_string(&path).expect("payments.kdl");
+    // Unsaved text with an unknown environment; the comment puts a character outside the
+    // BMP before it (two UTF-16 code units), so the column must count as LSP does.
+    let bad = good.replace("deploy \"acme-prod\" \"acme-test\"", "deploy /* 🚀 */ \"acme-prd\" \"acme-test\"");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": bad } }),
+    );
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let diagnostic = &diagnostics[0];
+    assert_eq!(diagnostic["code"], "unknown-environment");
+    assert_eq!(diagnostic["severity"], 1);
+    assert_eq!(diagnostic["source"], "idpc");
+    // `    deploy /* 🚀 */ "acme-prd"`: the value starts after 4 + 7 + 3 + 2 + 4 UTF-16 units.
+    assert_eq!(
+        diagnostic["range"],
+        json!({ "start": { "line": 1, "character": 20 }, "end": { "line": 1, "character": 30 } })
+    );
+    assert!(diagnostic["message"].as_str().expect("message").contains("acme-prod"), "{diagnostic}");
+    assert_eq!(diagnostic["codeDescription"]["href"], "https://idpc.dev/explain/unknown-environment");
+
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": good }] }),
+    );
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    editor.stop();
+}
+
+#[test]
+fn errors_in_other_files_of_the_estate_are_published_and_cleared() {
+    let (_dir, root) = estate();
+    let mut editor = Editor::start(&root);
+    // Editing the environments file breaks payments.kdl, which is not open.
+    let path = root.join("tenants/acme-bank/environments.kdl");
+    let uri = url(&path);
+    let good = std::fs::read_to_string(&path).expect("environments.kdl");
+    let bad = good.replace("environment \"acme-test\"", "environment \"acme-qa\"");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": bad } }),
+    );
+    let payments = url(&root.join("apis/payments.kdl"));
+    let diagnostics = editor.diagnostics_for(&payments);
+    assert!(diagnostics.iter().any(|d| d["code"] == "unknown-environment"), "{diagnostics:?}");
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": good }] }),
+    );
+    assert_eq!(editor.diagnostics_for(&payments), Vec::<Value>::new());
+    editor.stop();
+}
+
+fn position_of(text: &str, needle: &str) -> Value {
+    let offset = text.find(needle).expect("needle") + 1;
+    let line = text[..offset].matches('\n').count();
+    let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    json!({ "line": line, "character": column })
+}
+
+#[test]
+fn go_to_definition_and_hover() {
+    let (_dir, root) = estate();
+    let mut editor = Editor::start(&root);
+    let path = root.join("apis/payments.kdl");
+    let uri = url(&path);
+    let text = std::fs::read_to_string(&path).expect("payments.kdl");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": text } }),
+    );
+    // `deploy "acme-test"` -> `environment "acme-test"` in environments.kdl.
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "\"acme-test\"") }),
+    );
+    let environments = std::fs::read_to_string(root.join("tenants/acme-bank/environments.kdl")).expect("envs");
+    let line = environments.lines().position(|l| l.starts_with("environment \"acme-test\"")).expect("declared");
+    assert_eq!(response["result"]["uri"], url(&root.join("tenants/acme-bank/environments.kdl")), "{response}");
+    assert_eq!(response["result"]["range"]["start"], json!({ "line": line, "character": 0 }), "{response}");
+    // `uses "accounts"` -> `api "accounts"`.
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "\"accounts\"") }),
+    );
+    assert_eq!(response["result"]["uri"], url(&root.join("apis/accounts.kdl")), "{response}");
+    assert_eq!(response["result"]["range"]["start"], json!({ "line": 0, "character": 0 }), "{response}");
+    // Nothing to jump to from a route.
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": position_of(&text, "\"/payments\"") }),
+    );
+    assert_eq!(response["result"], Value::Null, "{response}");
+
+    // `account="acme-dev"` and hover on `baseline "cost"` in the accounts file.
+    let accounts_path = root.join("tenants/acme-bank/accounts.kdl");
+    let accounts_uri = url(&accounts_path);
+    let accounts = std::fs::read_to_string(&accounts_path).expect("accounts.kdl");
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": accounts_uri }, "position": position_of(&accounts, "\"acme-bank\"") }),
+    );
+    assert_eq!(response["result"]["uri"], url(&root.join("tenants/acme-bank/tenant.kdl")), "{response}");
+    let response = editor.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": accounts_uri }, "position": position_of(&accounts, "\"cost\"") }),
+    );
+    let hover = response["result"]["contents"]["value"].as_str().expect("markdown");
+    assert!(hover.starts_with("# baseline cost (account scope)"), "{hover}");
+    assert!(hover.contains("`monthly-limit` (number; required; at least 1"), "{hover}");
+    editor.stop();
+}

@@ -1,0 +1,301 @@
+//! Pull-request review: `idpc diff` over edits of the reference estate, `idpc graph`, and the
+//! machine-readable diagnostic formats. Outputs are snapshotted under `snapshots/review/`.
+
+use std::path::Path;
+
+use idpc::diagnostics::machine;
+use idpc::review::diff::{self, Change, Report, Tree, WarningKind};
+use idpc::review::graph::{self, Filter};
+use idpc::source::RawFile;
+use idpc_tests::{TODAY, compile_files, load, render_diagnostics, repo_root};
+
+fn reference() -> Vec<RawFile> {
+    load(&repo_root().join("examples/reference"))
+}
+
+/// The reference estate with `edit` applied to one file's text (the edit must change it).
+fn edited(path: &str, edit: impl Fn(&str) -> String) -> Vec<RawFile> {
+    let mut files = reference();
+    let file = files.iter_mut().find(|f| f.path == path).expect("file exists");
+    let before = String::from_utf8(file.bytes.clone()).expect("utf-8");
+    let after = edit(&before);
+    assert_ne!(before, after, "the edit changed nothing");
+    file.bytes = after.into_bytes();
+    files
+}
+
+fn tree(files: &[RawFile]) -> Tree {
+    let compilation = compile_files(files, TODAY);
+    let output =
+        compilation.output.as_ref().unwrap_or_else(|| panic!("no output:\n{}", render_diagnostics(&compilation)));
+    Tree::from_output(output)
+}
+
+fn diff_of(old: &[RawFile], new: &[RawFile]) -> Report {
+    diff::diff(&tree(old), &tree(new)).expect("both are idpc builds")
+}
+
+fn snapshot(name: &str, contents: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(repo_root().join("snapshots/review"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name.to_owned(), contents));
+}
+
+fn payments(line: &str) -> impl Fn(&str) -> String {
+    let line = line.to_owned();
+    move |text: &str| text.replace(&format!("{line}\n"), "")
+}
+
+const WAIVE_MTLS: &str =
+    "    uses \"accounts\"\n    waive \"production-api-without-mtls\" reason=\"RISK-1\" until=\"2026-12-31\"\n";
+
+#[test]
+fn identical_builds_have_no_change() {
+    let report = diff_of(&reference(), &reference());
+    assert!(report.is_empty());
+    assert!(report.warnings.is_empty());
+    assert_eq!(report.markdown(), "# idpc diff\n\nNo change: both builds are identical.\n");
+}
+
+#[test]
+fn a_new_route_names_the_route_the_stacks_and_resources_and_nothing_else() {
+    let new = edited("apis/payments.kdl", |t| {
+        t.replace(
+            "    route \"GET\" \"/payments/{paymentId}\" scopes=\"payments:read\"\n",
+            "    route \"GET\" \"/payments/{paymentId}\" scopes=\"payments:read\"\n    route \"GET\" \"/payments/{paymentId}/refunds\" scopes=\"payments:read\"\n",
+        )
+    });
+    let report = diff_of(&reference(), &new);
+    let stacks: Vec<&str> = report.stacks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stacks, ["idpc-api-payments--acme-prod", "idpc-api-payments--acme-test"]);
+    let artifacts: Vec<(&str, Change)> = report.artifacts.iter().map(|a| (a.path.as_str(), a.change)).collect();
+    assert_eq!(
+        artifacts,
+        [
+            ("apis/payments/acme-prod/openapi.json", Change::Changed),
+            ("apis/payments/acme-test/openapi.json", Change::Changed),
+            ("stacks/idpc-api-payments--acme-prod.json", Change::Changed),
+            ("stacks/idpc-api-payments--acme-test.json", Change::Changed),
+        ]
+    );
+    for stack in &report.stacks {
+        assert_eq!(stack.change, Change::Changed);
+        assert!(stack.plan.is_empty() && stack.security.is_empty(), "{stack:?}");
+        let routes: Vec<(&str, &str, Change)> =
+            stack.routes.iter().map(|r| (r.method.as_str(), r.path.as_str(), r.change)).collect();
+        assert_eq!(routes, [("GET", "/payments/{paymentId}/refunds", Change::Added)]);
+        let mut resources: Vec<(&str, Change)> =
+            stack.resources.iter().map(|r| (r.resource_type.as_str(), r.change)).collect();
+        resources.sort();
+        assert_eq!(
+            resources,
+            [
+                ("AWS::ApiGateway::Deployment", Change::Added),
+                ("AWS::ApiGateway::Deployment", Change::Removed),
+                ("AWS::ApiGateway::RestApi", Change::Changed),
+                ("AWS::ApiGateway::Stage", Change::Changed),
+            ]
+        );
+        let api = stack.resources.iter().find(|r| r.logical_id == "RestApi").expect("RestApi");
+        let paths: Vec<&str> = api.properties.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, [r#"Body.paths["/payments/{paymentId}/refunds"]"#]);
+        assert!(api.replaced_by.is_empty());
+    }
+    // A new deployment replacing the old is how API Gateway deploys: no warning.
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    snapshot("route-added.md", &report.markdown());
+    snapshot("route-added.json", &report.json());
+}
+
+#[test]
+fn removing_the_custom_domain_warns_of_deletion_and_lost_security() {
+    let new = edited("apis/payments.kdl", |t| {
+        let t = payments(
+            "    domain \"payments.api.acme-bank.example\" certificate=\"arn:aws:acm:eu-central-1:222222222222:certificate/9a8b7c6d\"",
+        )(t);
+        let t = payments("        mtls truststore=\"s3://acme-truststores/payments/truststore.pem\"")(&t);
+        t.replace("    uses \"accounts\"\n", WAIVE_MTLS)
+    });
+    let report = diff_of(&reference(), &new);
+    let deletions: Vec<&str> =
+        report.warnings.iter().filter(|w| w.kind == WarningKind::Deletion).map(|w| w.message.as_str()).collect();
+    assert!(deletions.contains(&"`DomainName` (AWS::ApiGateway::DomainName) is deleted"), "{deletions:?}");
+    assert!(deletions.contains(&"`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is deleted"), "{deletions:?}");
+    let security: Vec<&str> =
+        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    assert!(
+        security.iter().any(|m| m.starts_with("mTLS is removed from payments.api.acme-bank.example")),
+        "{security:?}"
+    );
+    assert!(security.iter().any(|m| m.starts_with("the default execute-api endpoint is enabled")), "{security:?}");
+    snapshot("domain-removed.md", &report.markdown());
+}
+
+#[test]
+fn renaming_the_custom_domain_warns_of_replacement() {
+    let new = edited("apis/payments.kdl", |t| t.replace("payments.api.acme-bank.example", "pay.api.acme-bank.example"));
+    let report = diff_of(&reference(), &new);
+    let replaced: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Replacement)
+        .map(|w| (w.subject.as_str(), w.message.as_str()))
+        .collect();
+    for stack in ["idpc-api-payments--acme-prod", "idpc-api-payments--acme-test"] {
+        assert!(
+            replaced.contains(&(stack, "`DomainName` (AWS::ApiGateway::DomainName) is replaced (deleted and created again) because `DomainName` changed")),
+            "{replaced:?}"
+        );
+    }
+}
+
+#[test]
+fn removing_the_allow_list_entry_is_a_security_warning() {
+    let new = edited("apis/payments.kdl", payments("        allow-ip \"203.0.113.0/24\""));
+    let report = diff_of(&reference(), &new);
+    let security: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Security)
+        .map(|w| (w.subject.as_str(), w.message.as_str()))
+        .collect();
+    let message = "the IP allow-list is removed: any address can call the API";
+    assert_eq!(security, [("idpc-api-payments--acme-prod", message), ("idpc-api-payments--acme-test", message)]);
+}
+
+#[test]
+fn widening_the_allow_list_is_a_security_warning_and_narrowing_is_not() {
+    let widened = edited("apis/payments.kdl", |t| {
+        t.replace("allow-ip \"203.0.113.0/24\"", "allow-ip \"203.0.113.0/24\" \"198.51.100.0/24\"")
+    });
+    let report = diff_of(&reference(), &widened);
+    let security: Vec<&str> =
+        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    assert_eq!(security, ["the IP allow-list is widened: `198.51.100.0/24` may now call the API"; 2]);
+    // Back again: narrower, listed as a security change but not a warning.
+    let report = diff_of(&widened, &reference());
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let stack = &report.stacks[0];
+    assert_eq!(stack.security.len(), 1);
+    assert!(!stack.security[0].weakens);
+}
+
+#[test]
+fn removing_the_mtls_line_is_a_security_warning() {
+    let new = edited("apis/payments.kdl", |t| {
+        payments("        mtls truststore=\"s3://acme-truststores/payments/truststore.pem\"")(t)
+            .replace("    uses \"accounts\"\n", WAIVE_MTLS)
+    });
+    let report = diff_of(&reference(), &new);
+    let security: Vec<&str> =
+        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    let message = "mTLS is removed from payments.api.acme-bank.example (s3://acme-truststores/payments/truststore.pem): clients no longer need a certificate";
+    assert_eq!(security, [message; 2]);
+    // The domain stays: nothing is deleted or replaced.
+    assert!(report.warnings.iter().all(|w| w.kind == WarningKind::Security), "{:?}", report.warnings);
+    snapshot("mtls-removed.md", &report.markdown());
+}
+
+#[test]
+fn removing_an_api_from_an_environment_deletes_its_stack_and_monitors() {
+    let new = edited("apis/accounts.kdl", |t| {
+        t.replace("deploy \"acme-prod\" \"acme-test\" \"acme-pr-1234\"", "deploy \"acme-prod\" \"acme-test\"")
+    });
+    let report = diff_of(&reference(), &new);
+    let removed: Vec<&str> =
+        report.stacks.iter().filter(|s| s.change == Change::Removed).map(|s| s.name.as_str()).collect();
+    assert_eq!(removed, ["idpc-api-accounts--acme-pr-1234"]);
+    assert!(report.warnings.iter().any(|w| w.kind == WarningKind::Deletion
+        && w.subject == "idpc-api-accounts--acme-pr-1234"
+        && w.message.starts_with("the stack is no longer built")));
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.subject == "apis/accounts/acme-pr-1234/monitors/latency.json" && w.kind == WarningKind::Deletion)
+    );
+}
+
+#[test]
+fn a_hand_edited_output_is_refused() {
+    let mut edited_tree = tree(&reference());
+    let path = "stacks/idpc-account-acme-prod.json";
+    edited_tree.files.get_mut(path).expect("template").push(b' ');
+    let error = diff::diff(&tree(&reference()), &edited_tree).expect_err("hash mismatch");
+    assert!(error.to_string().contains(path), "{error}");
+}
+
+#[test]
+fn graph_formats() {
+    let compilation = compile_files(&reference(), TODAY);
+    let plan = compilation.plan.as_ref().expect("plan");
+    let all = Filter::default();
+    snapshot("graph.dot", &graph::dot(plan, &all));
+    snapshot("graph.mmd", &graph::mermaid(plan, &all));
+    snapshot("graph.json", &graph::json(plan, &all));
+    let test_env = Filter { tenant: None, environment: Some("acme-test".into()) };
+    snapshot("graph-acme-test.mmd", &graph::mermaid(plan, &test_env));
+    let json: serde_json::Value = serde_json::from_str(&graph::json(plan, &test_env)).expect("json");
+    let selected: Vec<&str> = json["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .filter(|s| s["selected"] == true)
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(selected, ["idpc-env-acme-test", "idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"]);
+    // Every edge joins two shown stacks, in deploy order.
+    let stacks = json["stacks"].as_array().expect("stacks");
+    let wave = |name: &str| stacks.iter().find(|s| s["name"] == name).and_then(|s| s["wave"].as_u64());
+    for edge in json["edges"].as_array().expect("edges") {
+        let (from, to) = (edge["dependency"].as_str().expect("from"), edge["dependent"].as_str().expect("to"));
+        assert!(wave(from).expect("shown") < wave(to).expect("shown"), "{edge}");
+    }
+}
+
+fn err_case(name: &str) -> (idpc::Compilation, String) {
+    let dir = repo_root().join("tests/cases/err").join(name);
+    let files = load(&dir);
+    (compile_files(&files, TODAY), format!("tests/cases/err/{name}"))
+}
+
+#[test]
+fn machine_formats_for_error_cases() {
+    for case in ["unknown-environment", "allow-ip-any", "dependency-cycle", "bad-template--raw-insertion"] {
+        let dir = repo_root().join("tests/cases/err").join(case);
+        assert!(Path::new(&dir).is_dir(), "no err case {case}");
+        let (compilation, root) = err_case(case);
+        assert!(compilation.has_errors());
+        let json = machine::render_json(&compilation.diagnostics, &compilation.sources, &root);
+        let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
+        assert_eq!(value["format"], machine::FORMAT);
+        for diagnostic in value["diagnostics"].as_array().expect("list") {
+            assert!(diagnostic["url"].as_str().expect("url").ends_with(diagnostic["code"].as_str().expect("code")));
+            for label in diagnostic["labels"].as_array().expect("labels") {
+                assert!(label["line"].as_u64().expect("line") >= 1 && label["column"].as_u64().expect("column") >= 1);
+            }
+        }
+        snapshot(&format!("{case}.json"), &serde_json::to_string_pretty(&value).expect("json"));
+        let github = machine::render_github(&compilation.diagnostics, &compilation.sources, &root);
+        for line in github.lines() {
+            assert!(line.starts_with("::error file=") || line.starts_with("::warning file="), "{line}");
+        }
+        snapshot(&format!("{case}.github"), &github);
+    }
+}
+
+#[test]
+fn a_first_build_compares_against_an_empty_manifest() {
+    // What the example pull-request workflow writes when the base branch has no estate yet.
+    let mut empty = Tree::default();
+    empty.files.insert(
+        "manifest.json".into(),
+        br#"{"format":"idpc-manifest/1","platform":"","stacks":[],"artifacts":[]}"#.to_vec(),
+    );
+    let report = diff::diff(&empty, &tree(&reference())).expect("diff");
+    assert_eq!(report.stacks.len(), 10);
+    assert!(report.stacks.iter().all(|s| s.change == Change::Added));
+    assert!(report.artifacts.iter().all(|a| a.change == Change::Added));
+    assert!(report.warnings.is_empty());
+}
