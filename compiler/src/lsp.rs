@@ -257,7 +257,25 @@ impl Server {
     fn check(&mut self, root: &Path, trigger: Option<&Path>) -> Vec<PublishDiagnosticsParams> {
         let files = self.files(root);
         let options = Options { today: self.today.unwrap_or_else(crate::today_utc) };
-        let compilation = compile(&files, &options);
+        // A bug in idpc must not take the editor's server down with it: the panic hook has
+        // logged it on stderr; the document shows it as `internal-error`.
+        let compilation = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile(&files, &options))) {
+            Ok(compilation) => compilation,
+            Err(_) => {
+                let Some(uri) = trigger.and_then(|t| Url::from_file_path(t).ok()) else {
+                    return Vec::new();
+                };
+                let diagnostic = LspDiagnostic {
+                    range: Range::default(),
+                    severity: Some(DiagnosticSeverity::ERROR),
+                    code: Some(NumberOrString::String(crate::diagnostics::Code::InternalError.name().to_owned())),
+                    source: Some("idpc".to_owned()),
+                    message: "idpc failed while checking this estate; this is a bug in idpc, not in your estate (see the server's log)".to_owned(),
+                    ..LspDiagnostic::default()
+                };
+                return vec![PublishDiagnosticsParams { uri, diagnostics: vec![diagnostic], version: None }];
+            }
+        };
         let mut by_file: BTreeMap<Url, Vec<LspDiagnostic>> = BTreeMap::new();
         let fallback = trigger.and_then(|t| Url::from_file_path(t).ok());
         for diagnostic in &compilation.diagnostics {

@@ -278,7 +278,7 @@ fn verify(out: &std::path::Path, output: &idpc::emit::Output, common: &Common) -
             EXIT_OK
         }
         Ok(report) => {
-            eprint!("{}", report.markdown());
+            eprint!("{}", human::escape(&report.markdown()));
             eprintln!("\nerror: {} is not what the estate builds to\n  help: {rebuild}", out.display());
             EXIT_INVALID
         }
@@ -295,7 +295,7 @@ fn diff_builds(old: &std::path::Path, new: &std::path::Path, format: DiffFormat)
     match report {
         Ok(report) => {
             match format {
-                DiffFormat::Markdown => print!("{}", report.markdown()),
+                DiffFormat::Markdown => print!("{}", human::escape(&report.markdown())),
                 DiffFormat::Json => print!("{}", report.json()),
             }
             if report.is_empty() { EXIT_OK } else { EXIT_INVALID }

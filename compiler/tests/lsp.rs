@@ -255,3 +255,34 @@ fn go_to_definition_and_hover() {
     assert!(hover.contains("`monthly-limit` (number; required; at least 1"), "{hover}");
     editor.stop();
 }
+
+#[test]
+fn closing_an_unsaved_broken_document_reverts_to_the_file_on_disk() {
+    let (_dir, root) = estate();
+    let mut editor = Editor::start(&root);
+    let path = root.join("tenants/acme-bank/tenant.kdl");
+    let uri = url(&path);
+    let good = std::fs::read_to_string(&path).expect("tenant.kdl");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": good.replace("region \"eu-central-1\"", "region \"eu-nowhere-1\"") } }),
+    );
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert!(!diagnostics.is_empty());
+    editor.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    // Saved to disk broken: the save re-reads the estate and reports it again.
+    std::fs::write(&path, good.replace("tenant \"acme-bank\"", "tenant \"acme-bank\" tenant=\"x\"")).expect("write");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": good } }),
+    );
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    editor.notify("textDocument/didSave", json!({ "textDocument": { "uri": uri } }));
+    // The open document's text still wins over the disk while it is open.
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    editor.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert!(diagnostics.iter().any(|d| d["code"] == "unknown-property"), "{diagnostics:?}");
+    editor.stop();
+}
