@@ -165,10 +165,12 @@ impl Graph {
         let mut acyclic = true;
         for component in tarjan_scc(&self.graph) {
             let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
-            let mut edges: Vec<(Span, Entity, Entity)> = self
-                .graph
-                .edge_references()
-                .filter(|e| members.contains(&e.source()) && members.contains(&e.target()))
+            // Only the members' own edges: scanning every edge per component would be
+            // quadratic, since each node of an acyclic graph is a component of its own.
+            let mut edges: Vec<(Span, Entity, Entity)> = members
+                .iter()
+                .flat_map(|&m| self.graph.edges(m))
+                .filter(|e| members.contains(&e.target()))
                 .filter_map(|e| e.weight().1.map(|span| (span, self.graph[e.source()], self.graph[e.target()])))
                 .collect();
             if edges.is_empty() {

@@ -38,6 +38,7 @@ use diagnostics::{Code, Diagnostic, Diagnostics};
 use emit::Output;
 use graph::{Graph, Plan};
 use model::Date;
+use rayon::prelude::*;
 use source::{FileKind, RawFile, SourceSet, Span};
 
 /// What a compilation depends on besides the files.
@@ -78,7 +79,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         let largest = files.iter().max_by_key(|f| f.bytes.len());
         let mut diagnostic = Diagnostic::new(
             Code::EstateTooLarge,
-            format!("the estate's files add up to {total} bytes; the limit is 8 MiB"),
+            format!("the estate's files add up to {total} bytes; the limit is 64 MiB"),
         )
         .help("check that the estate folder holds only spec files; generated files belong elsewhere");
         if let Some(largest) = largest {
@@ -124,15 +125,23 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
 
     let mut parsed = Vec::new();
     let mut unreadable = false;
-    for file in documents {
-        let Some(source) = sources.file(file) else {
-            continue;
-        };
-        if source.kind == FileKind::BaselineTemplate {
-            continue;
-        }
-        match parse::parse(file, &source.text, &mut sink) {
-            Some(document) => parsed.push((file, source.kind, document)),
+    // Files parse independently, in parallel; results are taken in file order.
+    let results: Vec<_> = documents
+        .par_iter()
+        .filter_map(|&file| {
+            let source = sources.file(file)?;
+            if source.kind == FileKind::BaselineTemplate {
+                return None;
+            }
+            let mut local = Diagnostics::new();
+            let document = parse::parse(file, &source.text, &mut local);
+            Some((file, source.kind, document, local))
+        })
+        .collect();
+    for (file, kind, document, diagnostics) in results {
+        sink.append(diagnostics);
+        match document {
+            Some(document) => parsed.push((file, kind, document)),
             None => unreadable = true,
         }
     }

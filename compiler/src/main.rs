@@ -13,6 +13,9 @@ use idpc::model::Date;
 use idpc::review::{diff, graph};
 use idpc::{Compilation, Options, compile, source, write};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code: the estate is valid (warnings allowed).
 const EXIT_OK: u8 = 0;
 /// Exit code: the estate has errors.

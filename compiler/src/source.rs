@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 /// Largest spec file idpc reads; larger files are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
-/// Largest estate (all files together) idpc reads.
-pub const MAX_ESTATE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest estate (all files together) idpc reads: some four times a 10,000-API estate.
+pub const MAX_ESTATE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Index of a file in a `SourceSet`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -216,11 +216,11 @@ fn size_and_depth_limits_are_diagnostics_not_crashes() {
     std::fs::write(estate.join("huge.kdl"), "a {\n".repeat(10 * 1024 * 1024 / 4)).unwrap();
     let result = idpc(&["check", estate.to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(1));
-    assert!(stderr(&result).contains("estate-too-large"), "{}", stderr(&result));
+    assert!(stderr(&result).contains("file-too-large"), "{}", stderr(&result));
     std::fs::remove_file(estate.join("huge.kdl")).unwrap();
 
     let chunk = format!("// {}\n", "x".repeat(1000 * 1024));
-    for i in 0..9 {
+    for i in 0..66 {
         std::fs::write(estate.join(format!("pad{i}.kdl")), &chunk).unwrap();
     }
     let result = idpc(&["check", estate.to_str().unwrap()]);

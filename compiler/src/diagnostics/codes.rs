@@ -46,7 +46,7 @@ codes! {
     SyntaxError = "syntax-error", Error, "the file is not valid KDL v2";
     InvalidUtf8 = "invalid-utf8", Error, "the file is not UTF-8 text";
     FileTooLarge = "file-too-large", Error, "a spec file is larger than 1 MiB";
-    EstateTooLarge = "estate-too-large", Error, "the estate's files add up to more than 8 MiB";
+    EstateTooLarge = "estate-too-large", Error, "the estate's files add up to more than 64 MiB";
     NestingTooDeep = "nesting-too-deep", Error, "children blocks are nested more than 64 levels deep";
     UnknownNode = "unknown-node", Error, "a node that idpc does not know in this place";
     UnknownProperty = "unknown-property", Error, "a property that this node does not take";

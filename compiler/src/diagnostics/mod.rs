@@ -123,6 +123,11 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
+    /// Moves every diagnostic of another sink into this one.
+    pub fn append(&mut self, mut other: Diagnostics) {
+        self.items.append(&mut other.items);
+    }
+
     /// Whether any error (not warning) was recorded.
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)

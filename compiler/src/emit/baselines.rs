@@ -62,12 +62,13 @@ pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut 
     let files: BTreeMap<&str, FileId> = sources.iter().map(|(id, f)| (f.path.as_str(), id)).collect();
     let mut registered: BTreeMap<String, Result<(), Diagnostic>> = BTreeMap::new();
     let mut rendered = Rendered::default();
+    let stacks: BTreeMap<StackKind, &crate::graph::Stack> = plan.stacks.iter().map(|s| (s.kind, s)).collect();
     for (index, instance) in resolved.instances.iter().enumerate() {
         let kind = match instance.owner {
             Owner::Account(a) => StackKind::Account(a),
             Owner::Environment(e) => StackKind::Environment(e),
         };
-        let Some(stack) = plan.stacks.iter().find(|s| s.kind == kind) else { continue };
+        let Some(&stack) = stacks.get(&kind) else { continue };
         let decl = &resolved.estate.baselines[instance.decl];
         let context = context(resolved, instance, &stack.name);
         for template in &decl.templates {

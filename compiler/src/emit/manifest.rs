@@ -2,6 +2,7 @@
 //! tags) and every artifact with its kind, path and sha256.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -17,7 +18,13 @@ pub const FORMAT: &str = "idpc-manifest/1";
 
 /// Lower-case hex sha256 of some bytes.
 pub fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    text
 }
 
 /// The manifest of a build.
@@ -47,7 +54,7 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         })
         .collect();
     let artifacts: Vec<Value> = artifacts
-        .iter()
+        .par_iter()
         .map(|a| {
             let mut entry = json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": sha256(&a.bytes) });
             if let (Some(stack), Some(map)) = (&a.stack, entry.as_object_mut()) {

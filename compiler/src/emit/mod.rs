@@ -17,6 +17,8 @@ pub mod stage;
 use crate::diagnostics::Diagnostics;
 use crate::graph::{Plan, StackKind};
 use crate::naming;
+use rayon::prelude::*;
+
 use crate::resolve::Resolved;
 use crate::source::SourceSet;
 
@@ -89,66 +91,33 @@ pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
 /// `sink`; the caller discards the output when there are errors.
 pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Output {
     let rendered = baselines::render(resolved, plan, sources, sink);
+    // Every stack renders on its own; collecting in plan order keeps the result independent
+    // of scheduling.
+    let per_stack: Vec<(Vec<Artifact>, Diagnostics)> =
+        plan.stacks.par_iter().map(|stack| stack_artifacts(resolved, stack, &rendered)).collect();
     let mut artifacts = Vec::new();
-    for stack in &plan.stacks {
-        let template = match stack.kind {
-            StackKind::Organisation => Some(cloudformation::organisation_stack(resolved)),
-            StackKind::Account(_) | StackKind::Environment(_) => {
-                let fragments = rendered.fragments.get(&stack.kind).map(Vec::as_slice).unwrap_or_default();
-                Some(cloudformation::baseline_stack(resolved, stack, fragments))
-            }
-            StackKind::Stage(s) => {
-                let stage = &resolved.stages[s];
-                let document = openapi::document(resolved, stage);
-                let template = stage::template(resolved, stage, &document);
-                limits::policy(resolved, stack, &document, sink);
-                artifacts.push(Artifact {
-                    kind: ArtifactKind::OpenApi,
-                    path: naming::openapi_path(resolved, stage),
-                    stack: Some(stack.name.clone()),
-                    bytes: to_json(&document),
-                });
-                for (kind, payload) in datadog::monitors(resolved, stage) {
-                    artifacts.push(Artifact {
-                        kind: ArtifactKind::DatadogMonitor,
-                        path: naming::stage_monitor_path(resolved, stage, kind),
-                        stack: Some(stack.name.clone()),
-                        bytes: to_json(&payload),
-                    });
-                }
-                if let Some(slo) = datadog::slo(resolved, stage) {
-                    artifacts.push(Artifact {
-                        kind: ArtifactKind::DatadogSlo,
-                        path: naming::stage_slo_path(resolved, stage),
-                        stack: Some(stack.name.clone()),
-                        bytes: to_json(&slo),
-                    });
-                }
-                Some(template)
-            }
-        };
-        if let Some(template) = template {
-            let bytes = to_json(&template);
-            limits::template(resolved, stack, &template, bytes.len(), sink);
-            artifacts.push(Artifact {
-                kind: ArtifactKind::CloudFormation,
-                path: naming::template_path(&stack.name),
-                stack: Some(stack.name.clone()),
-                bytes,
-            });
-        }
+    for (stack_artifacts, diagnostics) in per_stack {
+        artifacts.extend(stack_artifacts);
+        sink.append(diagnostics);
     }
-    for (a, api) in resolved.estate.apis.iter().enumerate() {
-        let stages: Vec<&crate::resolve::Stage> = resolved.stages.iter().filter(|s| s.api == a).collect();
-        if !stages.is_empty() {
-            artifacts.push(Artifact {
-                kind: ArtifactKind::DatadogDashboard,
-                path: naming::dashboard_path(&api.name.value),
-                stack: None,
-                bytes: to_json(&datadog::dashboard(resolved, api, &stages)),
-            });
-        }
+    let mut stages_of: Vec<Vec<&crate::resolve::Stage>> = vec![Vec::new(); resolved.estate.apis.len()];
+    for stage in &resolved.stages {
+        stages_of[stage.api].push(stage);
     }
+    let dashboards: Vec<Artifact> = resolved
+        .estate
+        .apis
+        .par_iter()
+        .zip(stages_of.par_iter())
+        .filter(|(_, stages)| !stages.is_empty())
+        .map(|(api, stages)| Artifact {
+            kind: ArtifactKind::DatadogDashboard,
+            path: naming::dashboard_path(&api.name.value),
+            stack: None,
+            bytes: to_json(&datadog::dashboard(resolved, api, stages)),
+        })
+        .collect();
+    artifacts.extend(dashboards);
     for monitor in rendered.monitors {
         artifacts.push(Artifact {
             kind: ArtifactKind::DatadogMonitor,
@@ -157,9 +126,66 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
             bytes: to_json(&monitor.payload),
         });
     }
-    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    artifacts.par_sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
     Output { artifacts, manifest }
+}
+
+/// The artifacts of one stack (its template, and for an API stage its OpenAPI document and
+/// Datadog payloads), with the problems found on the way.
+fn stack_artifacts(
+    resolved: &Resolved,
+    stack: &crate::graph::Stack,
+    rendered: &baselines::Rendered,
+) -> (Vec<Artifact>, Diagnostics) {
+    let mut sink = Diagnostics::new();
+    let mut artifacts = Vec::new();
+    let template = match stack.kind {
+        StackKind::Organisation => cloudformation::organisation_stack(resolved),
+        StackKind::Account(_) | StackKind::Environment(_) => {
+            let fragments = rendered.fragments.get(&stack.kind).map(Vec::as_slice).unwrap_or_default();
+            cloudformation::baseline_stack(resolved, stack, fragments)
+        }
+        StackKind::Stage(s) => {
+            let stage = &resolved.stages[s];
+            let document = openapi::document(resolved, stage);
+            limits::policy(resolved, stack, &document, &mut sink);
+            let document_json = to_json(&document);
+            let template = stage::template(resolved, stage, document, &document_json);
+            artifacts.push(Artifact {
+                kind: ArtifactKind::OpenApi,
+                path: naming::openapi_path(resolved, stage),
+                stack: Some(stack.name.clone()),
+                bytes: document_json,
+            });
+            for (kind, payload) in datadog::monitors(resolved, stage) {
+                artifacts.push(Artifact {
+                    kind: ArtifactKind::DatadogMonitor,
+                    path: naming::stage_monitor_path(resolved, stage, kind),
+                    stack: Some(stack.name.clone()),
+                    bytes: to_json(&payload),
+                });
+            }
+            if let Some(slo) = datadog::slo(resolved, stage) {
+                artifacts.push(Artifact {
+                    kind: ArtifactKind::DatadogSlo,
+                    path: naming::stage_slo_path(resolved, stage),
+                    stack: Some(stack.name.clone()),
+                    bytes: to_json(&slo),
+                });
+            }
+            template
+        }
+    };
+    let bytes = to_json(&template);
+    limits::template(resolved, stack, &template, bytes.len(), &mut sink);
+    artifacts.push(Artifact {
+        kind: ArtifactKind::CloudFormation,
+        path: naming::template_path(&stack.name),
+        stack: Some(stack.name.clone()),
+        bytes,
+    });
+    (artifacts, sink)
 }
 
 #[cfg(test)]

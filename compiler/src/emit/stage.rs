@@ -52,8 +52,8 @@ pub fn access_log_format() -> String {
 
 /// The OpenAPI document as the stack embeds it: the JWT authorizer's URI points at the
 /// account's exported authorizer ARN instead of a literal one.
-pub fn body(document: &Value) -> Value {
-    let mut body = document.clone();
+pub fn body(document: Value) -> Value {
+    let mut body = document;
     let authorizer = body.pointer_mut("/components/securitySchemes/jwt/x-amazon-apigateway-authorizer/authorizerUri");
     if let Some(uri) = authorizer {
         *uri = json!({ "Fn::Sub": [
@@ -64,15 +64,17 @@ pub fn body(document: &Value) -> Value {
     body
 }
 
-/// The stack template of one stage, given its OpenAPI document.
-pub fn template(resolved: &Resolved, stage: &Stage, document: &Value) -> Value {
+/// The stack template of one stage, given its OpenAPI document and that document as written
+/// (whose hash names the deployment: the body differs from it only by the authorizer's URI,
+/// which is the same for every build).
+pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_json: &[u8]) -> Value {
     let estate = &resolved.estate;
     let api = &estate.apis[stage.api];
     let env = &estate.environments[stage.env];
     let account = &estate.accounts[resolved.env_account[stage.env]];
     let stage_name = naming::stage_name(resolved, stage);
     let body = body(document);
-    let digest = Sha256::digest(serde_json::to_vec(&body).unwrap_or_default());
+    let digest = Sha256::digest(document_json);
     let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     let deployment = format!("Deployment{hash}");
 
