@@ -70,6 +70,15 @@ impl Compilation {
 
 /// Compiles an estate's files (as `source::load_estate` returns them) plus the stdlib.
 pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
+    compile_into(files, options, None)
+}
+
+/// [`compile`], handing every artifact to `consumer` as soon as it is rendered instead of
+/// keeping it (the output then carries only paths and hashes, and the manifest). Artifacts
+/// reach the consumer only while no error has been found, but an error found later (a
+/// template or size limit) still makes the compilation fail: the consumer's work must be
+/// discarded unless the result has no error.
+pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit::Consumer<'_>>) -> Compilation {
     let mut sink = Diagnostics::new();
     let mut sources = SourceSet::new();
     let mut documents = Vec::new();
@@ -159,6 +168,9 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         lowering.into_iter().partition(|f| f.path.starts_with(stdlib::PREFIX));
     ordered.extend(estate_files);
     let estate = lower::lower(&ordered, !unreadable, &mut sink);
+    // The KDL trees are many times the size of the text; the model holds all that is needed.
+    drop(ordered);
+    drop(parsed);
 
     // A file that could not be read at all hides its declarations: resolving the rest would
     // only report references to them as unknown.
@@ -171,7 +183,7 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);
             if !sink.has_errors() {
-                output = Some(emit::emit(&resolved, &p, &sources, &mut sink));
+                output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, consumer));
             }
             plan = Some(p);
         }

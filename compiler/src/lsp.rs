@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::diagnostics::{Diagnostic, Label, Severity, machine};
 use crate::model::Date;
 use crate::source::{self, RawFile, SourceFile, SourceSet};
-use crate::{Options, compile};
+use crate::{Options, compile_into};
 
 /// Runs the server on stdin and stdout until the editor says `exit`.
 pub fn serve_stdio() -> Result<(), String> {
@@ -259,7 +259,11 @@ impl Server {
         let options = Options { today: self.today.unwrap_or_else(crate::today_utc) };
         // A bug in idpc must not take the editor's server down with it: the panic hook has
         // logged it on stderr; the document shows it as `internal-error`.
-        let compilation = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile(&files, &options))) {
+        let compilation = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // The editor needs the diagnostics, not the artifacts: drop each as it is made.
+            let discard = |_: &crate::emit::Artifact| {};
+            compile_into(&files, &options, Some(&discard))
+        })) {
             Ok(compilation) => compilation,
             Err(_) => {
                 let Some(uri) = trigger.and_then(|t| Url::from_file_path(t).ok()) else {

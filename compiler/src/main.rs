@@ -5,13 +5,14 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use idpc::diagnostics::human::{self, Style};
 use idpc::diagnostics::{Code, Severity, machine};
 use idpc::model::Date;
 use idpc::review::{diff, graph};
-use idpc::{Compilation, Options, compile, source, write};
+use idpc::{Compilation, Options, source, write};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -196,7 +197,11 @@ enum Target<'a> {
 
 /// Loads and compiles an estate and reports its diagnostics in the chosen format; `None` on a
 /// usage or I/O failure (already reported).
-fn load_and_compile(common: &Common, machine_to_stdout: bool) -> Option<Compilation> {
+fn load_and_compile(
+    common: &Common,
+    machine_to_stdout: bool,
+    consumer: Option<idpc::emit::Consumer<'_>>,
+) -> Option<Compilation> {
     let files = match source::load_estate(&common.estate) {
         Ok(files) => files,
         Err(error) => {
@@ -205,7 +210,7 @@ fn load_and_compile(common: &Common, machine_to_stdout: bool) -> Option<Compilat
         }
     };
     let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
-    let compilation = compile(&files, &options);
+    let compilation = idpc::compile_into(&files, &options, consumer);
     let root = common.estate.to_string_lossy().replace('\\', "/");
     let machine = match common.message_format {
         MessageFormat::Human => {
@@ -231,7 +236,34 @@ fn counts(compilation: &Compilation) -> (String, bool) {
 }
 
 fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
-    let Some(compilation) = load_and_compile(common, true) else {
+    // A build streams each artifact into the staging folder as soon as it is rendered, so
+    // memory does not grow with the output; `check` drops them; `--check` compares them.
+    let staging = match target {
+        Target::Build(out) => match write::Staging::begin(out) {
+            Ok(staging) => Some(staging),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return EXIT_USAGE;
+            }
+        },
+        _ => None,
+    };
+    let failure: Mutex<Option<write::WriteError>> = Mutex::new(None);
+    let write = |artifact: &idpc::emit::Artifact| {
+        if let Some(staging) = &staging
+            && let Err(error) = staging.write(&artifact.path, &artifact.bytes)
+            && let Ok(mut failure) = failure.lock()
+        {
+            failure.get_or_insert(error);
+        }
+    };
+    let discard = |_: &idpc::emit::Artifact| {};
+    let consumer: Option<idpc::emit::Consumer<'_>> = match target {
+        Target::Build(_) => Some(&write),
+        Target::Check => Some(&discard),
+        Target::Verify(_) => None,
+    };
+    let Some(compilation) = load_and_compile(common, true, consumer) else {
         return EXIT_USAGE;
     };
     let (counts, invalid) = counts(&compilation);
@@ -247,7 +279,11 @@ fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
     let stacks = compilation.plan.as_ref().map_or(0, |p| p.stacks.len());
     match (target, &compilation.output) {
         (Target::Build(out), Some(output)) => {
-            if let Err(error) = write::write_output(out, output) {
+            let written = match failure.into_inner().ok().flatten() {
+                Some(error) => Err(error),
+                None => staging.map_or(Ok(()), |s| s.commit(&output.manifest)),
+            };
+            if let Err(error) = written {
                 eprintln!("error: {error}");
                 return EXIT_USAGE;
             }
@@ -311,7 +347,8 @@ fn diff_builds(old: &std::path::Path, new: &std::path::Path, format: DiffFormat)
 }
 
 fn print_graph(common: &Common, format: GraphFormat, filter: graph::Filter) -> u8 {
-    let Some(compilation) = load_and_compile(common, false) else {
+    let discard = |_: &idpc::emit::Artifact| {};
+    let Some(compilation) = load_and_compile(common, false, Some(&discard)) else {
         return EXIT_USAGE;
     };
     let (counts, invalid) = counts(&compilation);

@@ -7,9 +7,13 @@
 //! OUT is only ever replaced when it is empty or holds an idpc `manifest.json`, so a mistyped
 //! `-o` cannot wipe an unrelated folder.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 use crate::emit::{Output, manifest};
 
@@ -35,26 +39,78 @@ impl std::fmt::Display for WriteError {
     }
 }
 
-/// Replaces `out` with exactly the files of `output`.
+/// Replaces `out` with exactly the files of `output` (which must hold its bytes).
 pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
     check_replaceable(out)?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
-    let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    remove_stale(&parent, &name);
-    let staging = parent.join(format!(".{name}.idpc-{}", std::process::id()));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|e| WriteError::Io(staging.clone(), e))?;
+    let staging = Staging::begin(out)?;
+    let files: Vec<(&str, &[u8])> = output.artifacts.iter().map(|a| (a.path.as_str(), a.bytes.as_slice())).collect();
+    files.par_iter().try_for_each(|(path, bytes)| staging.write(path, bytes))?;
+    staging.commit(&output.manifest)
+}
+
+/// A new output tree being written beside OUT. Files may be written from several threads;
+/// [`Staging::commit`] swaps the tree in; dropping it without a commit removes it.
+pub struct Staging {
+    out: PathBuf,
+    dir: PathBuf,
+    /// Folders known to exist, so that each is created once.
+    folders: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl Staging {
+    /// Creates the staging folder for `out` (and removes ones that killed builds left).
+    pub fn begin(out: &Path) -> Result<Staging, WriteError> {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
+        let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        remove_stale(&parent, &name);
+        let dir = parent.join(format!(".{name}.idpc-{}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| WriteError::Io(dir.clone(), e))?;
+        }
+        fs::create_dir(&dir).map_err(|e| WriteError::Io(dir.clone(), e))?;
+        Ok(Staging { out: out.to_path_buf(), folders: Mutex::new(BTreeSet::from([dir.clone()])), dir })
     }
-    let result = fill(&staging, output).and_then(|()| swap(&staging, out));
-    if staging.exists() {
-        // Either the old tree (after a swap) or a half-written new one: both go.
-        let _ = fs::remove_dir_all(&staging);
+
+    /// Writes one file of the new tree.
+    pub fn write(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        if !safe_relative(path) {
+            let error = io::Error::new(io::ErrorKind::InvalidInput, "artifact path leaves the output folder");
+            return Err(WriteError::Io(self.dir.join(path), error));
+        }
+        let target = self.dir.join(path);
+        if let Some(folder) = target.parent() {
+            let known = self.folders.lock().map(|f| f.contains(folder)).unwrap_or(false);
+            if !known {
+                fs::create_dir_all(folder).map_err(|e| WriteError::Io(folder.to_path_buf(), e))?;
+                if let Ok(mut folders) = self.folders.lock() {
+                    folders.insert(folder.to_path_buf());
+                }
+            }
+        }
+        fs::write(&target, bytes).map_err(|e| WriteError::Io(target.clone(), e))
     }
-    result
+
+    /// Writes the manifest and swaps the new tree in for OUT, which must be empty or an
+    /// earlier idpc output.
+    pub fn commit(self, manifest_bytes: &[u8]) -> Result<(), WriteError> {
+        check_replaceable(&self.out)?;
+        self.write(manifest::PATH, manifest_bytes)?;
+        swap(&self.dir, &self.out)
+        // Dropping `self` removes the old tree, now at the staging path.
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            // Either the old tree (after a swap) or a half-written new one: both go.
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// Removes staging folders that a killed build left beside OUT (`.<name>.idpc-<pid>`).
@@ -101,22 +157,6 @@ pub fn safe_relative(path: &str) -> bool {
         })
 }
 
-fn fill(staging: &Path, output: &Output) -> Result<(), WriteError> {
-    fs::create_dir(staging).map_err(|e| WriteError::Io(staging.to_path_buf(), e))?;
-    for (path, bytes) in output.files() {
-        if !safe_relative(path) {
-            let error = io::Error::new(io::ErrorKind::InvalidInput, "artifact path leaves the output folder");
-            return Err(WriteError::Io(staging.join(path), error));
-        }
-        let target = staging.join(path);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(|e| WriteError::Io(dir.to_path_buf(), e))?;
-        }
-        fs::write(&target, bytes).map_err(|e| WriteError::Io(target.clone(), e))?;
-    }
-    Ok(())
-}
-
 fn swap(staging: &Path, out: &Path) -> Result<(), WriteError> {
     if fs::symlink_metadata(out).is_err() {
         return fs::rename(staging, out).map_err(|e| WriteError::Io(out.to_path_buf(), e));
@@ -126,7 +166,7 @@ fn swap(staging: &Path, out: &Path) -> Result<(), WriteError> {
         Ok(()) => Ok(()),
         Err(_) => {
             // The file system cannot exchange: move the old tree aside, then the new one in.
-            let aside = staging.with_extension("old");
+            let aside = PathBuf::from(format!("{}.old", staging.display()));
             fs::rename(out, &aside).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
             fs::rename(staging, out).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
             fs::remove_dir_all(&aside).map_err(|e| WriteError::Io(aside, e))

@@ -457,3 +457,35 @@ fn the_example_workflow_uses_only_real_commands_and_flags() {
     }
     assert!(checked >= 4, "the workflow runs idpc check, build and diff");
 }
+
+#[test]
+fn a_streamed_build_writes_exactly_what_the_library_returns() {
+    for estate in ["examples/reference", "examples/bank-platform"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let result = build(repo().join(estate).to_str().unwrap(), &out);
+        assert!(result.status.success(), "{}", stderr(&result));
+        let files = idpc::source::load_estate(&repo().join(estate)).unwrap();
+        let options = idpc::Options { today: idpc::model::Date::parse(TODAY).unwrap() };
+        let compilation = idpc::compile(&files, &options);
+        let output = compilation.output.expect("valid");
+        assert!(!output.streamed);
+        let mut expected: Vec<(String, Vec<u8>)> = output.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect();
+        expected.sort();
+        let mut written = Vec::new();
+        let mut stack = vec![out.clone()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+                if entry.path().is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    let rel = entry.path().strip_prefix(&out).unwrap().to_string_lossy().replace('\\', "/");
+                    written.push((rel, std::fs::read(entry.path()).unwrap()));
+                }
+            }
+        }
+        written.sort();
+        assert_eq!(written.len(), expected.len(), "{estate}");
+        assert!(written == expected, "{estate}: the written tree differs from the library's output");
+    }
+}

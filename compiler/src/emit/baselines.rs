@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
@@ -52,6 +53,18 @@ pub struct Rendered {
     pub monitors: Vec<Monitor>,
 }
 
+/// One template to render for one baseline use.
+struct Job<'a> {
+    index: usize,
+    instance: &'a Instance,
+    kind: StackKind,
+    stack: &'a crate::graph::Stack,
+    decl: &'a crate::model::BaselineDecl,
+    template: &'a crate::model::TemplateDecl,
+    path: String,
+    file: FileId,
+}
+
 /// Renders every template of every instance that belongs to a planned stack.
 pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Rendered {
     let mut registry = Handlebars::new();
@@ -63,6 +76,8 @@ pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut 
     let mut registered: BTreeMap<String, Result<(), Diagnostic>> = BTreeMap::new();
     let mut rendered = Rendered::default();
     let stacks: BTreeMap<StackKind, &crate::graph::Stack> = plan.stacks.iter().map(|s| (s.kind, s)).collect();
+    // First, sequentially: which template each use renders, registering each template once.
+    let mut jobs = Vec::new();
     for (index, instance) in resolved.instances.iter().enumerate() {
         let kind = match instance.owner {
             Owner::Account(a) => StackKind::Account(a),
@@ -70,7 +85,6 @@ pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut 
         };
         let Some(&stack) = stacks.get(&kind) else { continue };
         let decl = &resolved.estate.baselines[instance.decl];
-        let context = context(resolved, instance, &stack.name);
         for template in &decl.templates {
             let path = format!("{}/{}", decl.folder, template.file.value);
             let Some(&file) = files.get(path.as_str()) else {
@@ -93,46 +107,65 @@ pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut 
                 );
                 continue;
             }
+            jobs.push(Job { index, instance, kind, stack, decl, template, path, file });
+        }
+    }
+    // Then every use renders on its own, in parallel; results are taken in job order.
+    let results: Vec<Result<Value, Diagnostic>> = jobs
+        .par_iter()
+        .map(|job| {
             let failure = |message: String, at: Span| {
                 Diagnostic::new(Code::BadTemplate, message)
-                    .primary(instance.span, format!("rendering `{}` for this use failed", template.file.value))
+                    .primary(job.instance.span, format!("rendering `{}` for this use failed", job.template.file.value))
                     .secondary(at, "template")
             };
-            let text = match registry.render(&path, &context) {
-                Ok(text) => text,
-                Err(error) => {
-                    let at = template_span(sources, file, error.line_no.zip(error.column_no));
-                    sink.push(failure(format!("template `{path}` failed: {}", error.reason()), at));
-                    continue;
-                }
-            };
-            let whole = Span::new(file, 0, 0);
-            let value: Value = match serde_json::from_str(&text) {
-                Ok(value) => value,
-                Err(error) => {
-                    let message = format!(
-                        "template `{path}` rendered invalid JSON: {error} (line {} of the output)",
-                        error.line()
-                    );
-                    sink.push(failure(message, whole));
-                    continue;
-                }
-            };
-            match template.artifact {
-                TemplateArtifact::CloudFormation => match fragment(index, &decl.name.value.pascal(), value) {
-                    Ok(fragment) => rendered.fragments.entry(kind).or_default().push(fragment),
-                    Err(problem) => sink.push(failure(format!("template `{path}` {problem}"), whole)),
-                },
-                TemplateArtifact::DatadogMonitor => match value {
-                    Value::Null => {}
-                    Value::Object(_) => rendered.monitors.push(Monitor {
-                        path: naming::baseline_monitor_path(&stack.name, instance.name.as_str(), template.stem()),
-                        stack: stack.name.clone(),
-                        payload: value,
-                    }),
-                    _ => sink.push(failure(format!("template `{path}` must render one monitor object or null"), whole)),
-                },
+            let context = context(resolved, job.instance, &job.stack.name);
+            let text = registry.render(&job.path, &context).map_err(|error| {
+                let at = template_span(sources, job.file, error.line_no.zip(error.column_no));
+                failure(format!("template `{}` failed: {}", job.path, error.reason()), at)
+            })?;
+            serde_json::from_str(&text).map_err(|error| {
+                let message = format!(
+                    "template `{}` rendered invalid JSON: {error} (line {} of the output)",
+                    job.path,
+                    error.line()
+                );
+                failure(message, Span::new(job.file, 0, 0))
+            })
+        })
+        .collect();
+    for (job, result) in jobs.iter().zip(results) {
+        let value = match result {
+            Ok(value) => value,
+            Err(diagnostic) => {
+                sink.push(diagnostic);
+                continue;
             }
+        };
+        let failure = |message: String| {
+            Diagnostic::new(Code::BadTemplate, message)
+                .primary(job.instance.span, format!("rendering `{}` for this use failed", job.template.file.value))
+                .secondary(Span::new(job.file, 0, 0), "template")
+        };
+        let path = &job.path;
+        match job.template.artifact {
+            TemplateArtifact::CloudFormation => match fragment(job.index, &job.decl.name.value.pascal(), value) {
+                Ok(fragment) => rendered.fragments.entry(job.kind).or_default().push(fragment),
+                Err(problem) => sink.push(failure(format!("template `{path}` {problem}"))),
+            },
+            TemplateArtifact::DatadogMonitor => match value {
+                Value::Null => {}
+                Value::Object(_) => rendered.monitors.push(Monitor {
+                    path: naming::baseline_monitor_path(
+                        &job.stack.name,
+                        job.instance.name.as_str(),
+                        job.template.stem(),
+                    ),
+                    stack: job.stack.name.clone(),
+                    payload: value,
+                }),
+                _ => sink.push(failure(format!("template `{path}` must render one monitor object or null"))),
+            },
         }
     }
     check_collisions(resolved, &rendered, sink);

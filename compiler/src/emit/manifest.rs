@@ -2,7 +2,6 @@
 //! tags) and every artifact with its kind, path and sha256.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
-use rayon::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -54,9 +53,9 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         })
         .collect();
     let artifacts: Vec<Value> = artifacts
-        .par_iter()
+        .iter()
         .map(|a| {
-            let mut entry = json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": sha256(&a.bytes) });
+            let mut entry = json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": a.sha256 });
             if let (Some(stack), Some(map)) = (&a.stack, entry.as_object_mut()) {
                 map.insert("stack".into(), json!(stack));
             }

@@ -59,9 +59,22 @@ pub struct Artifact {
     pub path: String,
     /// The stack it belongs to, if any.
     pub stack: Option<String>,
-    /// Contents.
+    /// Contents (empty once handed to a consumer: see [`emit_into`]).
     pub bytes: Vec<u8>,
+    /// Lower-case hex sha256 of the contents.
+    pub sha256: String,
 }
+
+impl Artifact {
+    fn new(kind: ArtifactKind, path: String, stack: Option<String>, bytes: Vec<u8>) -> Artifact {
+        let sha256 = manifest::sha256(&bytes);
+        Artifact { kind, path, stack, bytes, sha256 }
+    }
+}
+
+/// Receives each artifact as soon as it is rendered (from several threads at once); `emit_into`
+/// then drops its bytes, so that memory does not grow with the output.
+pub type Consumer<'a> = &'a (dyn Fn(&Artifact) + Sync);
 
 /// The whole output of a build: artifacts sorted by path, and the manifest.
 #[derive(Clone, Debug)]
@@ -70,10 +83,13 @@ pub struct Output {
     pub artifacts: Vec<Artifact>,
     /// `manifest.json`.
     pub manifest: Vec<u8>,
+    /// Whether the artifacts went to a consumer and carry no bytes.
+    pub streamed: bool,
 }
 
 impl Output {
-    /// Every file to write as (path, bytes), manifest included.
+    /// Every file to write as (path, bytes), manifest included (artifacts without their bytes
+    /// when the output was streamed).
     pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
         std::iter::once((manifest::PATH, self.manifest.as_slice()))
             .chain(self.artifacts.iter().map(|a| (a.path.as_str(), a.bytes.as_slice())))
@@ -90,11 +106,36 @@ pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
 /// Renders every artifact of a resolved, acyclic estate. Problems in baseline templates go to
 /// `sink`; the caller discards the output when there are errors.
 pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Output {
+    emit_into(resolved, plan, sources, sink, None)
+}
+
+/// [`emit`], handing each artifact to `consumer` as soon as it is rendered and keeping only
+/// its path, kind, stack and hash (the manifest still lists every artifact).
+pub fn emit_into(
+    resolved: &Resolved,
+    plan: &Plan,
+    sources: &SourceSet,
+    sink: &mut Diagnostics,
+    consumer: Option<Consumer<'_>>,
+) -> Output {
+    let hand_over = |mut artifact: Artifact| {
+        if let Some(consumer) = consumer {
+            consumer(&artifact);
+            artifact.bytes = Vec::new();
+        }
+        artifact
+    };
     let rendered = baselines::render(resolved, plan, sources, sink);
     // Every stack renders on its own; collecting in plan order keeps the result independent
     // of scheduling.
-    let per_stack: Vec<(Vec<Artifact>, Diagnostics)> =
-        plan.stacks.par_iter().map(|stack| stack_artifacts(resolved, stack, &rendered)).collect();
+    let per_stack: Vec<(Vec<Artifact>, Diagnostics)> = plan
+        .stacks
+        .par_iter()
+        .map(|stack| {
+            let (artifacts, diagnostics) = stack_artifacts(resolved, stack, &rendered);
+            (artifacts.into_iter().map(hand_over).collect(), diagnostics)
+        })
+        .collect();
     let mut artifacts = Vec::new();
     for (stack_artifacts, diagnostics) in per_stack {
         artifacts.extend(stack_artifacts);
@@ -110,25 +151,28 @@ pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Di
         .par_iter()
         .zip(stages_of.par_iter())
         .filter(|(_, stages)| !stages.is_empty())
-        .map(|(api, stages)| Artifact {
-            kind: ArtifactKind::DatadogDashboard,
-            path: naming::dashboard_path(&api.name.value),
-            stack: None,
-            bytes: to_json(&datadog::dashboard(resolved, api, stages)),
+        .map(|(api, stages)| {
+            hand_over(Artifact::new(
+                ArtifactKind::DatadogDashboard,
+                naming::dashboard_path(&api.name.value),
+                None,
+                to_json(&datadog::dashboard(resolved, api, stages)),
+            ))
         })
         .collect();
     artifacts.extend(dashboards);
     for monitor in rendered.monitors {
-        artifacts.push(Artifact {
-            kind: ArtifactKind::DatadogMonitor,
-            path: monitor.path,
-            stack: Some(monitor.stack),
-            bytes: to_json(&monitor.payload),
-        });
+        let payload = to_json(&monitor.payload);
+        artifacts.push(hand_over(Artifact::new(
+            ArtifactKind::DatadogMonitor,
+            monitor.path,
+            Some(monitor.stack),
+            payload,
+        )));
     }
     artifacts.par_sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
-    Output { artifacts, manifest }
+    Output { artifacts, manifest, streamed: consumer.is_some() }
 }
 
 /// The artifacts of one stack (its template, and for an API stage its OpenAPI document and
@@ -152,39 +196,39 @@ fn stack_artifacts(
             limits::policy(resolved, stack, &document, &mut sink);
             let document_json = to_json(&document);
             let template = stage::template(resolved, stage, document, &document_json);
-            artifacts.push(Artifact {
-                kind: ArtifactKind::OpenApi,
-                path: naming::openapi_path(resolved, stage),
-                stack: Some(stack.name.clone()),
-                bytes: document_json,
-            });
+            artifacts.push(Artifact::new(
+                ArtifactKind::OpenApi,
+                naming::openapi_path(resolved, stage),
+                Some(stack.name.clone()),
+                document_json,
+            ));
             for (kind, payload) in datadog::monitors(resolved, stage) {
-                artifacts.push(Artifact {
-                    kind: ArtifactKind::DatadogMonitor,
-                    path: naming::stage_monitor_path(resolved, stage, kind),
-                    stack: Some(stack.name.clone()),
-                    bytes: to_json(&payload),
-                });
+                artifacts.push(Artifact::new(
+                    ArtifactKind::DatadogMonitor,
+                    naming::stage_monitor_path(resolved, stage, kind),
+                    Some(stack.name.clone()),
+                    to_json(&payload),
+                ));
             }
             if let Some(slo) = datadog::slo(resolved, stage) {
-                artifacts.push(Artifact {
-                    kind: ArtifactKind::DatadogSlo,
-                    path: naming::stage_slo_path(resolved, stage),
-                    stack: Some(stack.name.clone()),
-                    bytes: to_json(&slo),
-                });
+                artifacts.push(Artifact::new(
+                    ArtifactKind::DatadogSlo,
+                    naming::stage_slo_path(resolved, stage),
+                    Some(stack.name.clone()),
+                    to_json(&slo),
+                ));
             }
             template
         }
     };
     let bytes = to_json(&template);
     limits::template(resolved, stack, &template, bytes.len(), &mut sink);
-    artifacts.push(Artifact {
-        kind: ArtifactKind::CloudFormation,
-        path: naming::template_path(&stack.name),
-        stack: Some(stack.name.clone()),
+    artifacts.push(Artifact::new(
+        ArtifactKind::CloudFormation,
+        naming::template_path(&stack.name),
+        Some(stack.name.clone()),
         bytes,
-    });
+    ));
     (artifacts, sink)
 }
 
