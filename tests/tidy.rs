@@ -99,6 +99,7 @@ fn imports_follow_the_pipeline() {
         ("model", 1),
         ("parse", 1),
         ("lower", 2),
+        ("cache", 2),
         ("resolve", 3),
         ("check", 4),
         ("naming", 5),

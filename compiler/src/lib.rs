@@ -19,6 +19,7 @@
 //! reports into one [`diagnostics::Diagnostics`] sink and the run reports every problem at
 //! once. Any error means no output.
 
+pub mod cache;
 pub mod check;
 pub mod diagnostics;
 pub mod emit;
@@ -70,7 +71,16 @@ impl Compilation {
 
 /// Compiles an estate's files (as `source::load_estate` returns them) plus the stdlib.
 pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
-    compile_into(files, options, None)
+    compile_with(files, options, Hooks::default())
+}
+
+/// Where a compilation may send its artifacts and keep its lowered files.
+#[derive(Clone, Copy, Default)]
+pub struct Hooks<'a> {
+    /// Receives each artifact as it is rendered (see [`compile_into`]).
+    pub consumer: Option<emit::Consumer<'a>>,
+    /// Lowered files by content: a file found here is neither parsed nor lowered again.
+    pub cache: Option<&'a dyn cache::Store>,
 }
 
 /// [`compile`], handing every artifact to `consumer` as soon as it is rendered instead of
@@ -79,6 +89,11 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
 /// template or size limit) still makes the compilation fail: the consumer's work must be
 /// discarded unless the result has no error.
 pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit::Consumer<'_>>) -> Compilation {
+    compile_with(files, options, Hooks { consumer, cache: None })
+}
+
+/// [`compile`] with [`Hooks`]: a consumer for the artifacts, a cache of lowered files.
+pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> Compilation {
     let mut sink = Diagnostics::new();
     let mut sources = SourceSet::new();
     let mut documents = Vec::new();
@@ -132,9 +147,9 @@ pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit:
         documents.push(sources.add(*path, *text, *kind));
     }
 
-    let mut parsed = Vec::new();
-    let mut unreadable = false;
-    // Files parse independently, in parallel; results are taken in file order.
+    // Files parse and lower independently, in parallel (or come from the cache); results are
+    // taken in file order. Each KDL tree is dropped as soon as its file is lowered.
+    let mut unreadable = sink.has_errors();
     let results: Vec<_> = documents
         .par_iter()
         .filter_map(|&file| {
@@ -142,35 +157,41 @@ pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit:
             if source.kind == FileKind::BaselineTemplate {
                 return None;
             }
+            let key = hooks.cache.map(|_| cache::key(source));
+            if let (Some(store), Some(key)) = (hooks.cache, &key)
+                && let Some(part) = cache::load(store, key, file)
+            {
+                return Some((source, Some(part), false, Diagnostics::new()));
+            }
             let mut local = Diagnostics::new();
             let document = parse::parse(file, &source.text, &mut local);
-            Some((file, source.kind, document, local))
+            let unparsed = document.is_none() || local.has_errors();
+            let part = document.map(|document| {
+                let parsed = lower::ParsedFile { file, path: &source.path, kind: source.kind, document: &document };
+                lower::lower_file(&parsed, &mut local)
+            });
+            // Only a file without any diagnostic is cached: its diagnostics need not be.
+            if let (Some(store), Some(key), Some(part)) = (hooks.cache, &key, &part)
+                && local.is_empty()
+            {
+                cache::save(store, key, part);
+            }
+            Some((source, part, unparsed, local))
         })
         .collect();
-    for (file, kind, document, diagnostics) in results {
+    // The stdlib is merged first, so that an estate baseline reusing a stdlib name is the one
+    // reported as the duplicate.
+    let mut stdlib_parts = Vec::new();
+    let mut estate_parts = Vec::new();
+    for (source, part, unparsed, diagnostics) in results {
         sink.append(diagnostics);
-        match document {
-            Some(document) => parsed.push((file, kind, document)),
-            None => unreadable = true,
+        unreadable |= unparsed || part.is_none();
+        if let Some(part) = part {
+            if source.path.starts_with(stdlib::PREFIX) { stdlib_parts.push(part) } else { estate_parts.push(part) }
         }
     }
-    let lowering: Vec<lower::ParsedFile<'_>> = parsed
-        .iter()
-        .filter_map(|(file, kind, document)| {
-            let path = sources.file(*file)?.path.as_str();
-            Some(lower::ParsedFile { file: *file, path, kind: *kind, document })
-        })
-        .collect();
-    unreadable |= sink.has_errors();
-    // The stdlib is lowered first, so that an estate baseline reusing a stdlib name is the
-    // one reported as the duplicate.
-    let (mut ordered, estate_files): (Vec<_>, Vec<_>) =
-        lowering.into_iter().partition(|f| f.path.starts_with(stdlib::PREFIX));
-    ordered.extend(estate_files);
-    let estate = lower::lower(&ordered, !unreadable, &mut sink);
-    // The KDL trees are many times the size of the text; the model holds all that is needed.
-    drop(ordered);
-    drop(parsed);
+    stdlib_parts.extend(estate_parts);
+    let estate = lower::merge(stdlib_parts, !unreadable, &mut sink);
 
     // A file that could not be read at all hides its declarations: resolving the rest would
     // only report references to them as unknown.
@@ -183,7 +204,7 @@ pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit:
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);
             if !sink.has_errors() {
-                output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, consumer));
+                output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, hooks.consumer));
             }
             plan = Some(p);
         }

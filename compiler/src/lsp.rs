@@ -29,10 +29,11 @@ use lsp_types::{
 };
 use serde_json::Value;
 
+use crate::cache::MemoryStore;
 use crate::diagnostics::{Diagnostic, Label, Severity, machine};
 use crate::model::Date;
 use crate::source::{self, RawFile, SourceFile, SourceSet};
-use crate::{Options, compile_into};
+use crate::{Hooks, Options, compile_with};
 
 /// Runs the server on stdin and stdout until the editor says `exit`.
 pub fn serve_stdio() -> Result<(), String> {
@@ -94,6 +95,8 @@ struct Estate {
     published: BTreeSet<Url>,
     /// Declarations found at the last check, for definition and hover.
     sources: SourceSet,
+    /// Lowered files by content: an edit parses and lowers only the edited file.
+    cache: MemoryStore,
 }
 
 struct Server {
@@ -257,12 +260,14 @@ impl Server {
     fn check(&mut self, root: &Path, trigger: Option<&Path>) -> Vec<PublishDiagnosticsParams> {
         let files = self.files(root);
         let options = Options { today: self.today.unwrap_or_else(crate::today_utc) };
+        let cache = &self.estates.entry(root.to_path_buf()).or_default().cache;
         // A bug in idpc must not take the editor's server down with it: the panic hook has
         // logged it on stderr; the document shows it as `internal-error`.
         let compilation = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // The editor needs the diagnostics, not the artifacts: drop each as it is made.
             let discard = |_: &crate::emit::Artifact| {};
-            compile_into(&files, &options, Some(&discard))
+            let hooks = Hooks { consumer: Some(&discard), cache: Some(cache) };
+            compile_with(&files, &options, hooks)
         })) {
             Ok(compilation) => compilation,
             Err(_) => {
@@ -292,6 +297,7 @@ impl Server {
             };
             by_file.entry(uri).or_default().push(to_lsp(diagnostic, range, &compilation.sources, root));
         }
+        cache.sweep();
         let estate = self.estates.entry(root.to_path_buf()).or_default();
         let mut published = Vec::new();
         for uri in &estate.published {

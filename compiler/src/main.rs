@@ -49,6 +49,10 @@ struct Common {
     /// or `github` (workflow-command annotations) on stdout, or on stderr for `graph`.
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
+    /// Keep each file's lowered model in DIR, keyed by its content (for CI runners that keep
+    /// a cache folder): unchanged files are neither parsed nor lowered again.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -210,7 +214,9 @@ fn load_and_compile(
         }
     };
     let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
-    let compilation = idpc::compile_into(&files, &options, consumer);
+    let store = common.cache.clone().map(idpc::cache::DiskStore::new);
+    let hooks = idpc::Hooks { consumer, cache: store.as_ref().map(|s| s as &dyn idpc::cache::Store) };
+    let compilation = idpc::compile_with(&files, &options, hooks);
     let root = common.estate.to_string_lossy().replace('\\', "/");
     let machine = match common.message_format {
         MessageFormat::Human => {

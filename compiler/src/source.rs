@@ -16,8 +16,38 @@ pub const MAX_ESTATE_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
 
+thread_local! {
+    /// The file whose lowered model is being read back from the cache: every span in a
+    /// file's model lies in that file, so the cache stores no file id and reading assigns
+    /// this one (the same file has another id in another compilation).
+    static LOADING: std::cell::Cell<FileId> = const { std::cell::Cell::new(FileId(u32::MAX)) };
+}
+
+impl FileId {
+    /// Runs `f` with spans read back (deserialized) in this file.
+    pub fn loading<T>(self, f: impl FnOnce() -> T) -> T {
+        let previous = LOADING.with(|l| l.replace(self));
+        let result = f();
+        LOADING.with(|l| l.set(previous));
+        result
+    }
+}
+
+impl serde::Serialize for FileId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FileId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<FileId, D::Error> {
+        <()>::deserialize(deserializer)?;
+        Ok(LOADING.with(std::cell::Cell::get))
+    }
+}
+
 /// A byte range in one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Span {
     /// The file the range lies in.
     pub file: FileId,

@@ -489,3 +489,31 @@ fn a_streamed_build_writes_exactly_what_the_library_returns() {
         assert!(written == expected, "{estate}: the written tree differs from the library's output");
     }
 }
+
+#[test]
+fn a_cache_folder_gives_the_same_build_and_survives_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let (cold, warm, damaged) = (dir.path().join("cold"), dir.path().join("warm"), dir.path().join("damaged"));
+    assert!(build(&reference(), &cold).status.success());
+    for out in [&warm, &warm] {
+        let result =
+            idpc(&["build", &reference(), "-o", out.to_str().unwrap(), "--today", TODAY, "--cache", cache_arg]);
+        assert!(result.status.success(), "{}", stderr(&result));
+        assert_eq!(tree(out), tree(&cold));
+    }
+    let entries = tree(&cache);
+    assert!(entries.len() >= 10, "{entries:?}");
+    // Truncate every entry: each is detected and ignored (and written again).
+    for entry in entries.keys() {
+        let path = cache.join(entry);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let result =
+        idpc(&["build", &reference(), "-o", damaged.to_str().unwrap(), "--today", TODAY, "--cache", cache_arg]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert_eq!(tree(&damaged), tree(&cold));
+    assert_eq!(tree(&cache), entries, "the damaged entries were rewritten");
+}

@@ -128,6 +128,11 @@ impl Diagnostics {
         self.items.append(&mut other.items);
     }
 
+    /// Whether nothing at all was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// Whether any error (not warning) was recorded.
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)

@@ -15,7 +15,7 @@ pub mod values;
 use kdl::KdlDocument;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, suggest};
-use crate::model::{Estate, Name, Spanned};
+use crate::model::{Estate, Name, Platform, Spanned};
 use crate::source::{FileId, FileKind, Span};
 use reader::Ctx;
 
@@ -34,79 +34,133 @@ pub struct ParsedFile<'a> {
     pub document: &'a KdlDocument,
 }
 
+/// What one file declares, before the files are merged: the unit the cache stores.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct FilePart {
+    /// `platform` nodes lowered.
+    pub platforms: Vec<Platform>,
+    /// `platform` nodes written (lowered or not).
+    pub platform_nodes: usize,
+    /// Tenants.
+    pub tenants: Vec<crate::model::Tenant>,
+    /// Accounts.
+    pub accounts: Vec<crate::model::Account>,
+    /// Environments.
+    pub environments: Vec<crate::model::Environment>,
+    /// APIs.
+    pub apis: Vec<crate::model::Api>,
+    /// Baseline declarations.
+    pub baselines: Vec<crate::model::BaselineDecl>,
+    /// Compliance profiles.
+    pub profiles: Vec<crate::model::Profile>,
+    /// `(kind, name)` of entities dropped for errors.
+    pub broken: Vec<(String, String)>,
+}
+
 /// Lowers every parsed file and merges the results into one estate. `complete` says whether
 /// every file of the estate is among `files` (else a missing platform is not reported).
 pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -> Estate {
-    let mut estate = Estate::default();
-    let mut platforms = Vec::new();
-    let mut platform_nodes = 0usize;
-    for parsed in files {
-        let mut ctx = Ctx { file: parsed.file, sink };
-        match parsed.kind {
-            FileKind::Spec => {
-                for node in parsed.document.nodes() {
-                    let lowered = match node.name().value() {
-                        "platform" => {
-                            platform_nodes += 1;
-                            ctx.platform(node).map(|p| platforms.push(p))
-                        }
-                        "tenant" => ctx.tenant(node).map(|t| estate.tenants.push(t)),
-                        "account" => ctx.account(node).map(|a| estate.accounts.push(a)),
-                        "environment" => ctx.environment(node).map(|e| estate.environments.push(e)),
-                        "api" => ctx.api(node).map(|a| estate.apis.push(a)),
-                        other => {
-                            let mut d = Diagnostic::new(Code::UnknownNode, format!("unknown top-level node `{other}`"))
-                                .primary(ctx.name_span(node), "unknown node")
-                                .help(suggest(other, TOP_LEVEL));
-                            if ["baseline", "deploy", "route", "security", "monitor"].contains(&other) {
-                                d = d.note(format!("`{other}` goes inside the block of the node it belongs to"));
-                            }
-                            ctx.report(d);
-                            Some(())
-                        }
-                    };
-                    if lowered.is_none() {
-                        broken(&mut estate, node);
+    let parts: Vec<FilePart> = files.iter().map(|parsed| lower_file(parsed, sink)).collect();
+    merge(parts, complete, sink)
+}
+
+/// Lowers one file on its own.
+pub fn lower_file(parsed: &ParsedFile<'_>, sink: &mut Diagnostics) -> FilePart {
+    let mut part = FilePart::default();
+    let mut ctx = Ctx { file: parsed.file, sink };
+    match parsed.kind {
+        FileKind::Spec => {
+            for node in parsed.document.nodes() {
+                let lowered = match node.name().value() {
+                    "platform" => {
+                        part.platform_nodes += 1;
+                        ctx.platform(node).map(|p| part.platforms.push(p))
                     }
+                    "tenant" => ctx.tenant(node).map(|t| part.tenants.push(t)),
+                    "account" => ctx.account(node).map(|a| part.accounts.push(a)),
+                    "environment" => ctx.environment(node).map(|e| part.environments.push(e)),
+                    "api" => ctx.api(node).map(|a| part.apis.push(a)),
+                    other => {
+                        let mut d = Diagnostic::new(Code::UnknownNode, format!("unknown top-level node `{other}`"))
+                            .primary(ctx.name_span(node), "unknown node")
+                            .help(suggest(other, TOP_LEVEL));
+                        if ["baseline", "deploy", "route", "security", "monitor"].contains(&other) {
+                            d = d.note(format!("`{other}` goes inside the block of the node it belongs to"));
+                        }
+                        ctx.report(d);
+                        Some(())
+                    }
+                };
+                if lowered.is_none() {
+                    broken(&mut part, node);
                 }
             }
-            FileKind::BaselineDecl => {
-                let stdlib = parsed.path.starts_with(crate::stdlib::PREFIX);
-                let mut declared = false;
-                for node in parsed.document.nodes() {
-                    if node.name().value() == "baseline" && !declared {
-                        declared = true;
-                        match ctx.baseline_decl(node, parsed.path, stdlib) {
-                            Some(decl) => estate.baselines.push(decl),
-                            None => broken(&mut estate, node),
-                        }
-                    } else {
-                        ctx.report(
-                            Diagnostic::new(
-                                Code::UnknownNode,
-                                format!("unexpected node `{}` in a baseline declaration", node.name().value()),
-                            )
-                            .primary(ctx.name_span(node), "unexpected")
-                            .help("a baseline.kdl holds exactly one `baseline \"name\" scope=... { ... }` node"),
-                        );
+        }
+        FileKind::BaselineDecl => {
+            let stdlib = parsed.path.starts_with(crate::stdlib::PREFIX);
+            let mut declared = false;
+            for node in parsed.document.nodes() {
+                if node.name().value() == "baseline" && !declared {
+                    declared = true;
+                    match ctx.baseline_decl(node, parsed.path, stdlib) {
+                        Some(decl) => part.baselines.push(decl),
+                        None => broken(&mut part, node),
                     }
-                }
-                if !declared {
+                } else {
                     ctx.report(
-                        Diagnostic::new(Code::MissingNode, "baseline.kdl declares no baseline")
-                            .primary(Span::new(parsed.file, 0, 0), "empty declaration")
-                            .help("write `baseline \"<folder name>\" scope=\"account\" { ... }`"),
+                        Diagnostic::new(
+                            Code::UnknownNode,
+                            format!("unexpected node `{}` in a baseline declaration", node.name().value()),
+                        )
+                        .primary(ctx.name_span(node), "unexpected")
+                        .help("a baseline.kdl holds exactly one `baseline \"name\" scope=... { ... }` node"),
                     );
                 }
             }
-            FileKind::Compliance => {
-                for node in parsed.document.nodes() {
-                    if node.name().value() == "profile" {
-                        estate.profiles.extend(ctx.profile(node));
-                    }
+            if !declared {
+                ctx.report(
+                    Diagnostic::new(Code::MissingNode, "baseline.kdl declares no baseline")
+                        .primary(Span::new(parsed.file, 0, 0), "empty declaration")
+                        .help("write `baseline \"<folder name>\" scope=\"account\" { ... }`"),
+                );
+            }
+        }
+        FileKind::Compliance => {
+            for node in parsed.document.nodes() {
+                if node.name().value() == "profile" {
+                    part.profiles.extend(ctx.profile(node));
                 }
             }
-            FileKind::BaselineTemplate => {}
+        }
+        FileKind::BaselineTemplate => {}
+    }
+    part
+}
+
+/// Merges the files' parts, in file order, into one estate: one platform, every kind sorted
+/// by name and unique.
+pub fn merge(parts: Vec<FilePart>, complete: bool, sink: &mut Diagnostics) -> Estate {
+    let mut estate = Estate::default();
+    let mut platforms = Vec::new();
+    let mut platform_nodes = 0usize;
+    for part in parts {
+        platforms.extend(part.platforms);
+        platform_nodes += part.platform_nodes;
+        estate.tenants.extend(part.tenants);
+        estate.accounts.extend(part.accounts);
+        estate.environments.extend(part.environments);
+        estate.apis.extend(part.apis);
+        estate.baselines.extend(part.baselines);
+        estate.profiles.extend(part.profiles);
+        for (kind, name) in part.broken {
+            let kind = match kind.as_str() {
+                "tenant" => "tenant",
+                "account" => "account",
+                "environment" => "environment",
+                "API" => "API",
+                _ => "baseline",
+            };
+            estate.broken.insert((kind, name));
         }
     }
     let mut platforms = platforms.into_iter();
@@ -137,7 +191,7 @@ pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -
 }
 
 /// Records the name of a node dropped for errors, so that references to it stay quiet.
-fn broken(estate: &mut Estate, node: &kdl::KdlNode) {
+fn broken(part: &mut FilePart, node: &kdl::KdlNode) {
     let kind = match node.name().value() {
         "tenant" => "tenant",
         "account" => "account",
@@ -147,7 +201,7 @@ fn broken(estate: &mut Estate, node: &kdl::KdlNode) {
         _ => return,
     };
     if let Some(kdl::KdlValue::String(name)) = node.entries().iter().find(|e| e.name().is_none()).map(|e| e.value()) {
-        estate.broken.insert((kind, name.clone()));
+        part.broken.push((kind.to_owned(), name.clone()));
     }
 }
 

@@ -4,7 +4,7 @@ use super::{Method, Name, Region, Spanned, Waiver};
 use crate::source::Span;
 
 /// A service API, deployed to one or more environments.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Api {
     /// The API's name.
     pub name: Spanned<Name>,
@@ -37,7 +37,7 @@ pub struct Api {
 }
 
 /// A custom domain with its ACM certificate.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Domain {
     /// Fully qualified domain name, lower case.
     pub name: Spanned<String>,
@@ -50,7 +50,7 @@ pub struct Domain {
 }
 
 /// A parsed ARN of the `aws` partition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Arn {
     /// The whole ARN.
     pub text: String,
@@ -65,7 +65,7 @@ pub struct Arn {
 }
 
 /// Where an API's requests go.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Backend {
     /// A Lambda function (proxy integration).
     Lambda(Arn),
@@ -74,7 +74,7 @@ pub enum Backend {
 }
 
 /// The `security` block.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Security {
     /// Mutual TLS on the custom domain.
     pub mtls: Option<Mtls>,
@@ -87,7 +87,7 @@ pub struct Security {
 }
 
 /// Mutual TLS settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Mtls {
     /// `s3://` URI of the truststore PEM.
     pub truststore: Spanned<String>,
@@ -98,7 +98,7 @@ pub struct Mtls {
 }
 
 /// JWT validation settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Jwt {
     /// Token issuer (https URL).
     pub issuer: Spanned<String>,
@@ -109,7 +109,7 @@ pub struct Jwt {
 }
 
 /// Stage throttling.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Throttle {
     /// Steady-state requests per second.
     pub rate: Spanned<u32>,
@@ -120,7 +120,7 @@ pub struct Throttle {
 }
 
 /// One segment of a route path.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Segment {
     /// A literal segment.
     Literal(String),
@@ -129,7 +129,7 @@ pub enum Segment {
 }
 
 /// A route.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Route {
     /// HTTP method.
     pub method: Spanned<Method>,
@@ -181,7 +181,7 @@ impl Route {
 }
 
 /// What a monitor watches and its threshold.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum MonitorKind {
     /// p95 latency above this many milliseconds.
     Latency {
@@ -215,7 +215,7 @@ impl MonitorKind {
 }
 
 /// A monitor on every stage of an API.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Monitor {
     /// Kind and threshold.
     pub kind: MonitorKind,
@@ -226,7 +226,7 @@ pub struct Monitor {
 }
 
 /// An availability objective.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Slo {
     /// Target percentage of non-5xx responses, such as 99.9.
     pub availability: Spanned<f64>,

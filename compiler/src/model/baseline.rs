@@ -4,7 +4,7 @@ use super::{Name, Spanned};
 use crate::source::Span;
 
 /// What a baseline applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     /// An AWS account.
     Account,
@@ -23,7 +23,7 @@ impl Scope {
 }
 
 /// The type of a baseline parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ParamType {
     /// Any string.
     String,
@@ -66,7 +66,7 @@ impl ParamType {
 }
 
 /// A parameter value, after type checking.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ParamValue {
     /// String or S3 URI.
     String(String),
@@ -79,7 +79,7 @@ pub enum ParamValue {
 }
 
 /// A declared baseline parameter.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Param {
     /// Parameter name (a property name on `baseline "..."`).
     pub name: Spanned<String>,
@@ -100,7 +100,7 @@ pub struct Param {
 }
 
 /// A baseline declaration (`baselines/<name>/baseline.kdl`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct BaselineDecl {
     /// The baseline's name.
     pub name: Spanned<Name>,
@@ -123,7 +123,7 @@ pub struct BaselineDecl {
 }
 
 /// What a baseline template renders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum TemplateArtifact {
     /// A CloudFormation fragment `{"Resources": {...}, "Outputs": {...}}` merged into the
     /// owner's baseline stack.
@@ -138,7 +138,7 @@ impl TemplateArtifact {
 }
 
 /// A `template "file.json.hbs" artifact="..."` line of a baseline declaration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TemplateDecl {
     /// File name inside the baseline's folder.
     pub file: Spanned<String>,
@@ -154,7 +154,7 @@ impl TemplateDecl {
 }
 
 /// A `baseline "name" key=value...` line inside an account or environment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct BaselineUse {
     /// The baseline's name.
     pub name: Spanned<Name>,
@@ -165,7 +165,7 @@ pub struct BaselineUse {
 }
 
 /// A compliance profile (`stdlib/compliance/<profile>.kdl`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// The profile's name.
     pub name: Spanned<Name>,
@@ -178,7 +178,7 @@ pub struct Profile {
 }
 
 /// A `policy "code" key=value...` line of a compliance profile.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PolicyUse {
     /// The policy's code (a registry code such as `allow-ip-too-wide`).
     pub code: Spanned<String>,
@@ -187,7 +187,7 @@ pub struct PolicyUse {
 }
 
 /// A `waive "CODE" reason="..." until="YYYY-MM-DD"` line inside the node it applies to.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Waiver {
     /// The policy code it waives.
     pub code: Spanned<String>,
@@ -200,7 +200,7 @@ pub struct Waiver {
 }
 
 /// An AWS Config managed rule of a compliance profile.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ConfigRule {
     /// Managed rule identifier, such as `API_GW_XRAY_ENABLED`.
     pub identifier: String,

@@ -19,7 +19,7 @@ pub use values::*;
 use crate::source::Span;
 
 /// A value with the span it was written at.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Spanned<T> {
     /// The value.
     pub value: T,

@@ -10,7 +10,7 @@ use std::fmt;
 pub const MAX_NAME_LEN: usize = 40;
 
 /// A name that satisfies the naming rule.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Name(String);
 
 /// Why a string is not a name.

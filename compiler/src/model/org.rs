@@ -4,7 +4,7 @@ use super::{AccountId, BaselineUse, Date, Name, Region, Spanned, Tier, Waiver};
 use crate::source::Span;
 
 /// The one platform: organisation-wide settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Platform {
     /// The platform's name.
     pub name: Spanned<Name>,
@@ -23,7 +23,7 @@ pub struct Platform {
 }
 
 /// Where Datadog lives and whom it notifies.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Datadog {
     /// Datadog site, such as `datadoghq.eu`.
     pub site: Spanned<String>,
@@ -34,7 +34,7 @@ pub struct Datadog {
 }
 
 /// A bank client.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Tenant {
     /// The tenant's name.
     pub name: Spanned<Name>,
@@ -55,7 +55,7 @@ pub struct Tenant {
 }
 
 /// An AWS account of one tenant; requested when it has no `id`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     /// The account's name.
     pub name: Spanned<Name>,
@@ -78,7 +78,7 @@ pub struct Account {
 }
 
 /// A deployment target inside one account.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Environment {
     /// The environment's name.
     pub name: Spanned<Name>,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A 12-digit AWS account id.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct AccountId(pub String);
 
 impl AccountId {
@@ -52,7 +52,7 @@ pub const REGIONS: &[&str] = &[
 ];
 
 /// A known AWS region.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Region(pub String);
 
 impl Region {
@@ -79,7 +79,7 @@ impl fmt::Display for Region {
 }
 
 /// A calendar date (UTC), `YYYY-MM-DD`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Date {
     /// Year, 1970..=9999.
     pub year: u16,
@@ -137,7 +137,7 @@ impl fmt::Display for Date {
 }
 
 /// An environment's tier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Tier {
     /// Serves customers.
     Production,
@@ -180,7 +180,7 @@ impl Tier {
 }
 
 /// An HTTP method API Gateway serves on a route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// GET
     Get,

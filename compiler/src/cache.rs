@@ -1,0 +1,160 @@
+//! The cache of lowered files (`idpc build --cache DIR`, and the language server's memory):
+//! a file whose text, path and kind were lowered before, by this very lowering code, is
+//! neither parsed nor lowered again.
+//!
+//! Entries are content-addressed: the key is the sha256 of the entry format, idpc's version,
+//! the fingerprint of the lowering code (see `build.rs`), the file's kind, path and text. An
+//! entry holds its own checksum; an entry that cannot be read, does not match its checksum or
+//! does not decode is ignored (and rewritten), never trusted. Only files that lowered without
+//! any diagnostic are stored, so a hit never hides a problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::lower::FilePart;
+use crate::source::{FileId, FileKind, SourceFile};
+
+/// Format of an entry; bumped when the layout changes.
+const FORMAT: &str = "idpc-cache/1";
+
+/// Where entries live.
+pub trait Store: Sync {
+    /// The entry stored under `key`, if any.
+    fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Stores an entry (best effort: a cache that cannot be written is only slower).
+    fn put(&self, key: &str, entry: Vec<u8>);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cache key of a file.
+pub fn key(source: &SourceFile) -> String {
+    let kind = match source.kind {
+        FileKind::Spec => "spec",
+        FileKind::BaselineDecl => "baseline",
+        FileKind::BaselineTemplate => "template",
+        FileKind::Compliance => "compliance",
+    };
+    let mut hasher = Sha256::new();
+    for part in [
+        FORMAT,
+        env!("CARGO_PKG_VERSION"),
+        env!("IDPC_LOWERING_FINGERPRINT"),
+        kind,
+        source.path.as_str(),
+        source.text.as_str(),
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex(&hasher.finalize())
+}
+
+/// Stores a file's lowered model.
+pub fn save(store: &dyn Store, key: &str, part: &FilePart) {
+    let Ok(payload) = serde_json::to_vec(part) else { return };
+    let mut entry = format!("{FORMAT}\n{}\n", hex(&Sha256::digest(&payload))).into_bytes();
+    entry.extend(payload);
+    store.put(key, entry);
+}
+
+/// A file's lowered model, with its spans in `file`; `None` for a miss or a bad entry.
+pub fn load(store: &dyn Store, key: &str, file: FileId) -> Option<FilePart> {
+    let entry = store.get(key)?;
+    let rest = entry.strip_prefix(format!("{FORMAT}\n").as_bytes())?;
+    let (checksum, payload) = (rest.get(..64)?, rest.get(65..)?);
+    if rest.get(64) != Some(&b'\n') || checksum != hex(&Sha256::digest(payload)).as_bytes() {
+        return None;
+    }
+    file.loading(|| serde_json::from_slice(payload).ok())
+}
+
+/// Entries as files in a folder (`--cache DIR`), two-level by key.
+pub struct DiskStore {
+    dir: PathBuf,
+}
+
+impl DiskStore {
+    /// A store in `dir` (created on first write).
+    pub fn new(dir: PathBuf) -> DiskStore {
+        DiskStore { dir }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(key.get(..2).unwrap_or("xx")).join(key)
+    }
+}
+
+impl Store for DiskStore {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path(key)).ok()
+    }
+
+    fn put(&self, key: &str, entry: Vec<u8>) {
+        let path = self.path(key);
+        let Some(folder) = path.parent() else { return };
+        if std::fs::create_dir_all(folder).is_err() {
+            return;
+        }
+        // Written aside and renamed: a reader never sees half an entry, and two builds
+        // writing the same entry at once both succeed.
+        let temporary = folder.join(format!(".{key}.{}.tmp", std::process::id()));
+        if std::fs::write(&temporary, entry).is_ok() && std::fs::rename(&temporary, &path).is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+    }
+}
+
+/// Entries in memory (the language server): entries not used since the previous
+/// [`MemoryStore::sweep`] are dropped by it, so memory follows the estate, not the edits.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<BTreeMap<String, Arc<Vec<u8>>>>,
+    used: Mutex<BTreeSet<String>>,
+}
+
+impl MemoryStore {
+    /// Drops every entry not read or written since the last sweep.
+    pub fn sweep(&self) {
+        let used = self.used.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|key, _| used.contains(key));
+        }
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn touch(&self, key: &str) {
+        if let Ok(mut used) = self.used.lock() {
+            used.insert(key.to_owned());
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let entry = self.entries.lock().ok()?.get(key).cloned()?;
+        self.touch(key);
+        Some(entry.as_ref().clone())
+    }
+
+    fn put(&self, key: &str, entry: Vec<u8>) {
+        self.touch(key);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(key.to_owned(), Arc::new(entry));
+        }
+    }
+}

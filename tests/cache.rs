@@ -1,0 +1,152 @@
+//! The cache of lowered files: a warm compile gives exactly the cold result, an edit re-lowers
+//! only the edited file, spans read back point into the right file whatever its position in
+//! the new compilation, and corrupt entries are ignored.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use idpc::cache::{self, MemoryStore, Store};
+use idpc::source::RawFile;
+use idpc::{Compilation, Hooks, compile_with};
+use idpc_tests::{TODAY, load, locations, options, render_diagnostics, repo_root};
+
+/// A store that counts reads that hit.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    hits: Mutex<usize>,
+    writes: Mutex<usize>,
+}
+
+impl Store for Counting {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let entry = self.inner.get(key);
+        if entry.is_some() {
+            *self.hits.lock().unwrap() += 1;
+        }
+        entry
+    }
+
+    fn put(&self, key: &str, entry: Vec<u8>) {
+        *self.writes.lock().unwrap() += 1;
+        self.inner.put(key, entry);
+    }
+}
+
+fn compile_cached(files: &[RawFile], store: &dyn Store) -> Compilation {
+    compile_with(files, &options(TODAY), Hooks { consumer: None, cache: Some(store) })
+}
+
+fn outputs(compilation: &Compilation) -> BTreeMap<String, Vec<u8>> {
+    let output = compilation.output.as_ref().unwrap_or_else(|| panic!("{}", render_diagnostics(compilation)));
+    output.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect()
+}
+
+fn spec_and_stdlib_files(files: &[RawFile]) -> usize {
+    let stdlib = idpc::stdlib::FILES.iter().filter(|(_, kind, _)| *kind != idpc::source::FileKind::BaselineTemplate);
+    files.iter().filter(|f| f.path.ends_with(".kdl")).count() + stdlib.count()
+}
+
+#[test]
+fn a_warm_compile_is_the_cold_one_and_an_edit_relowers_one_file() {
+    for example in ["reference", "bank-platform"] {
+        let files = load(&repo_root().join("examples").join(example));
+        let cold = outputs(&compile_cached(&files, &MemoryStore::default()));
+        let store = Counting::default();
+        assert_eq!(outputs(&compile_cached(&files, &store)), cold, "{example}: first (filling) run");
+        let lowered = spec_and_stdlib_files(&files);
+        assert_eq!(*store.writes.lock().unwrap(), lowered);
+        assert_eq!(*store.hits.lock().unwrap(), 0);
+        assert_eq!(outputs(&compile_cached(&files, &store)), cold, "{example}: warm run");
+        assert_eq!(*store.hits.lock().unwrap(), lowered, "every file came from the cache");
+        assert_eq!(*store.writes.lock().unwrap(), lowered, "nothing was lowered again");
+
+        // One file edited: only it is lowered again, and the result is the cold one.
+        let mut edited = files.clone();
+        let file = edited.iter_mut().find(|f| f.path.ends_with(".kdl") && f.path.starts_with("apis/")).unwrap();
+        file.bytes.extend_from_slice(b"\n// edited\n");
+        let cold_edited = outputs(&compile_cached(&edited, &MemoryStore::default()));
+        assert_eq!(outputs(&compile_cached(&edited, &store)), cold_edited, "{example}: after an edit");
+        assert_eq!(*store.writes.lock().unwrap(), lowered + 1);
+        assert_eq!(*store.hits.lock().unwrap(), 2 * lowered - 1);
+    }
+}
+
+#[test]
+fn spans_read_back_point_into_the_file_at_its_new_position() {
+    // The reference to the unknown environment lies in a file that lowers cleanly (the
+    // problem is found by `resolve`), so it is cached.
+    let files = load(&repo_root().join("tests/cases/err/unknown-environment"));
+    let store = MemoryStore::default();
+    let cold = compile_cached(&files, &store);
+    assert_eq!(locations(&cold), [("unknown-environment".to_owned(), "main.kdl:23:12".to_owned())]);
+    // A file sorted before it moves every file id by one.
+    let mut shifted = vec![RawFile { path: "aaa.kdl".into(), bytes: b"// first\n".to_vec() }];
+    shifted.extend(files);
+    let store_len = store.len();
+    let warm = compile_cached(&shifted, &store);
+    assert_eq!(store.len(), store_len + 1, "only the new file was lowered");
+    assert_eq!(locations(&warm), locations(&cold));
+    assert_eq!(render_diagnostics(&warm), render_diagnostics(&cold));
+}
+
+#[test]
+fn corrupt_entries_are_ignored() {
+    let files = load(&repo_root().join("examples/reference"));
+    let cold = outputs(&compile_cached(&files, &MemoryStore::default()));
+    let store = MemoryStore::default();
+    compile_cached(&files, &store);
+    // Every kind of damage, to a copy of every entry.
+    let sources: Vec<idpc::source::SourceFile> = files
+        .iter()
+        .filter(|f| f.path.ends_with(".kdl"))
+        .map(|f| idpc::source::SourceFile {
+            path: f.path.clone(),
+            text: String::from_utf8(f.bytes.clone()).unwrap(),
+            kind: idpc::source::classify(&f.path).unwrap(),
+        })
+        .collect();
+    let damages: [&dyn Fn(Vec<u8>) -> Vec<u8>; 5] = [
+        &|mut e| {
+            let last = e.len() - 2;
+            e[last] ^= 1;
+            e
+        },
+        &|e| e[..e.len() / 2].to_vec(),
+        &|_| Vec::new(),
+        &|e| [b"idpc-cache/0".as_slice(), &e[12..]].concat(),
+        &|e| {
+            // A valid checksum over a payload that is not a lowered file.
+            let payload = b"{\"tenants\": 7}";
+            let checksum: String = sha_hex(payload);
+            let _ = e;
+            [format!("idpc-cache/1\n{checksum}\n").as_bytes(), payload].concat()
+        },
+    ];
+    for damage in damages {
+        let damaged = MemoryStore::default();
+        for source in &sources {
+            let key = cache::key(source);
+            damaged.put(&key, damage(store.get(&key).expect("cached")));
+        }
+        assert_eq!(outputs(&compile_cached(&files, &damaged)), cold);
+    }
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    idpc::emit::manifest::sha256(bytes)
+}
+
+#[test]
+fn keys_change_with_path_kind_and_text() {
+    let file = |path: &str, text: &str| idpc::source::SourceFile {
+        path: path.into(),
+        text: text.into(),
+        kind: idpc::source::classify(path).unwrap(),
+    };
+    let base = cache::key(&file("a.kdl", "x"));
+    assert_eq!(base, cache::key(&file("a.kdl", "x")));
+    assert_ne!(base, cache::key(&file("b.kdl", "x")));
+    assert_ne!(base, cache::key(&file("a.kdl", "y")));
+    assert_ne!(cache::key(&file("baselines/a/baseline.kdl", "x")), cache::key(&file("a.kdl", "x")));
+}
