@@ -34,7 +34,7 @@ impl Store for Counting {
 }
 
 fn compile_cached(files: &[RawFile], store: &dyn Store) -> Compilation {
-    compile_with(files, &options(TODAY), Hooks { consumer: None, cache: Some(store) })
+    compile_with(files, &options(TODAY), Hooks { cache: Some(store), ..Hooks::default() })
 }
 
 fn outputs(compilation: &Compilation) -> BTreeMap<String, Vec<u8>> {

@@ -81,6 +81,9 @@ pub struct Hooks<'a> {
     pub consumer: Option<emit::Consumer<'a>>,
     /// Lowered files by content: a file found here is neither parsed nor lowered again.
     pub cache: Option<&'a dyn cache::Store>,
+    /// Stop after the plan: no artifact is rendered, so the checks made while rendering
+    /// (templates, size limits: [`emit::CODES`]) do not run.
+    pub skip_emit: bool,
 }
 
 /// [`compile`], handing every artifact to `consumer` as soon as it is rendered instead of
@@ -89,7 +92,7 @@ pub struct Hooks<'a> {
 /// template or size limit) still makes the compilation fail: the consumer's work must be
 /// discarded unless the result has no error.
 pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit::Consumer<'_>>) -> Compilation {
-    compile_with(files, options, Hooks { consumer, cache: None })
+    compile_with(files, options, Hooks { consumer, ..Hooks::default() })
 }
 
 /// [`compile`] with [`Hooks`]: a consumer for the artifacts, a cache of lowered files.
@@ -203,7 +206,7 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
         let graph = Graph::build(&resolved);
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);
-            if !sink.has_errors() {
+            if !sink.has_errors() && !hooks.skip_emit {
                 output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, hooks.consumer));
             }
             plan = Some(p);

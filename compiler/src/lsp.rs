@@ -97,6 +97,8 @@ struct Estate {
     sources: SourceSet,
     /// Lowered files by content: an edit parses and lowers only the edited file.
     cache: MemoryStore,
+    /// What the last full check's rendering found (kept while only edits are checked).
+    rendering: Vec<(Url, LspDiagnostic)>,
 }
 
 struct Server {
@@ -151,11 +153,12 @@ impl Server {
     /// Handles a notification; returns the diagnostics to publish.
     fn notification(&mut self, notification: Notification) -> Vec<PublishDiagnosticsParams> {
         let params = notification.params;
-        let touched: Option<(PathBuf, bool)> = match notification.method.as_str() {
+        // (file, re-read the estate from disk, full check with rendering)
+        let touched: Option<(PathBuf, bool, bool)> = match notification.method.as_str() {
             "textDocument/didOpen" => serde_json::from_value::<DidOpenTextDocumentParams>(params).ok().and_then(|p| {
                 let path = p.text_document.uri.to_file_path().ok()?;
                 self.open.insert(path.clone(), p.text_document.text);
-                Some((path, false))
+                Some((path, false, true))
             }),
             "textDocument/didChange" => {
                 serde_json::from_value::<DidChangeTextDocumentParams>(params).ok().and_then(|mut p| {
@@ -163,17 +166,17 @@ impl Server {
                     // Full synchronisation: the last change holds the whole text.
                     let text = p.content_changes.pop()?.text;
                     self.open.insert(path.clone(), text);
-                    Some((path, false))
+                    Some((path, false, false))
                 })
             }
             "textDocument/didSave" => serde_json::from_value::<DidSaveTextDocumentParams>(params)
                 .ok()
-                .and_then(|p| Some((p.text_document.uri.to_file_path().ok()?, true))),
+                .and_then(|p| Some((p.text_document.uri.to_file_path().ok()?, true, true))),
             "textDocument/didClose" => {
                 serde_json::from_value::<DidCloseTextDocumentParams>(params).ok().and_then(|p| {
                     let path = p.text_document.uri.to_file_path().ok()?;
                     self.open.remove(&path);
-                    Some((path, true))
+                    Some((path, true, true))
                 })
             }
             "workspace/didChangeWatchedFiles" => {
@@ -189,13 +192,13 @@ impl Server {
                     .collect();
                 for root in roots {
                     self.reload(&root);
-                    published.extend(self.check(&root, None));
+                    published.extend(self.check(&root, None, true));
                 }
                 return published;
             }
             _ => None,
         };
-        let Some((path, reload)) = touched else {
+        let Some((path, reload, full)) = touched else {
             return Vec::new();
         };
         if path.extension().is_none_or(|e| e != "kdl") {
@@ -205,7 +208,7 @@ impl Server {
         if reload || !self.estates.contains_key(&root) {
             self.reload(&root);
         }
-        self.check(&root, Some(&path))
+        self.check(&root, Some(&path), full)
     }
 
     /// The estate root of a file: the nearest folder above it (not above its workspace
@@ -256,8 +259,10 @@ impl Server {
     }
 
     /// Compiles an estate and returns what to publish: every file with diagnostics, and an
-    /// empty list for every file that had some at the previous check.
-    fn check(&mut self, root: &Path, trigger: Option<&Path>) -> Vec<PublishDiagnosticsParams> {
+    /// empty list for every file that had some at the previous check. A check that is not
+    /// `full` (an edit) stops before rendering the artifacts and shows the rendering checks'
+    /// findings (templates, size limits) from the last full check (open, save, close).
+    fn check(&mut self, root: &Path, trigger: Option<&Path>, full: bool) -> Vec<PublishDiagnosticsParams> {
         let files = self.files(root);
         let options = Options { today: self.today.unwrap_or_else(crate::today_utc) };
         let cache = &self.estates.entry(root.to_path_buf()).or_default().cache;
@@ -266,7 +271,7 @@ impl Server {
         let compilation = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // The editor needs the diagnostics, not the artifacts: drop each as it is made.
             let discard = |_: &crate::emit::Artifact| {};
-            let hooks = Hooks { consumer: Some(&discard), cache: Some(cache) };
+            let hooks = Hooks { consumer: Some(&discard), cache: Some(cache), skip_emit: !full };
             compile_with(&files, &options, hooks)
         })) {
             Ok(compilation) => compilation,
@@ -297,8 +302,25 @@ impl Server {
             };
             by_file.entry(uri).or_default().push(to_lsp(diagnostic, range, &compilation.sources, root));
         }
-        cache.sweep();
         let estate = self.estates.entry(root.to_path_buf()).or_default();
+        let rendering = |d: &LspDiagnostic| {
+            let code = match &d.code {
+                Some(NumberOrString::String(code)) => crate::diagnostics::Code::from_name(code),
+                _ => None,
+            };
+            code.is_some_and(|c| crate::emit::CODES.contains(&c))
+        };
+        if full {
+            estate.rendering = by_file
+                .iter()
+                .flat_map(|(uri, list)| list.iter().filter(|d| rendering(d)).map(|d| (uri.clone(), d.clone())))
+                .collect();
+        } else {
+            for (uri, diagnostic) in &estate.rendering {
+                by_file.entry(uri.clone()).or_default().push(diagnostic.clone());
+            }
+        }
+        estate.cache.sweep();
         let mut published = Vec::new();
         for uri in &estate.published {
             if !by_file.contains_key(uri) {

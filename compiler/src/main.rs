@@ -215,7 +215,7 @@ fn load_and_compile(
     };
     let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
     let store = common.cache.clone().map(idpc::cache::DiskStore::new);
-    let hooks = idpc::Hooks { consumer, cache: store.as_ref().map(|s| s as &dyn idpc::cache::Store) };
+    let hooks = idpc::Hooks { consumer, cache: store.as_ref().map(|s| s as &dyn idpc::cache::Store), skip_emit: false };
     let compilation = idpc::compile_with(&files, &options, hooks);
     let root = common.estate.to_string_lossy().replace('\\', "/");
     let machine = match common.message_format {

@@ -286,3 +286,37 @@ fn closing_an_unsaved_broken_document_reverts_to_the_file_on_disk() {
     assert!(diagnostics.iter().any(|d| d["code"] == "unknown-property"), "{diagnostics:?}");
     editor.stop();
 }
+
+#[test]
+fn edits_keep_the_rendering_checks_of_the_last_full_check() {
+    // An estate whose baseline template is broken: only rendering finds it.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("estate");
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/err/bad-template--syntax");
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.unwrap();
+        let to = root.join(entry.path().strip_prefix(&from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else if entry.file_name() != "case.kdl" {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    let mut editor = Editor::start(&root);
+    let path = root.join("main.kdl");
+    let uri = url(&path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": text } }),
+    );
+    let codes = |list: Vec<Value>| list.iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(codes(editor.diagnostics_for(&uri)), ["bad-template"]);
+    // An edit is checked without rendering; the template problem is still shown.
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": format!("{text}\n// edited\n") }] }),
+    );
+    assert_eq!(codes(editor.diagnostics_for(&uri)), ["bad-template"]);
+    editor.stop();
+}

@@ -96,6 +96,13 @@ impl Output {
     }
 }
 
+/// The codes of the problems found while rendering (not reported when emitting is skipped).
+pub const CODES: &[crate::diagnostics::Code] = &[
+    crate::diagnostics::Code::BadTemplate,
+    crate::diagnostics::Code::ResourcePolicyTooLarge,
+    crate::diagnostics::Code::StackTooLarge,
+];
+
 /// Serializes a JSON value: two-space indent, keys sorted, trailing newline.
 pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
