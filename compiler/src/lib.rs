@@ -77,22 +77,16 @@ pub fn compile(files: &[RawFile], options: &Options) -> Compilation {
 /// Where a compilation may send its artifacts and keep its lowered files.
 #[derive(Clone, Copy, Default)]
 pub struct Hooks<'a> {
-    /// Receives each artifact as it is rendered (see [`compile_into`]).
+    /// Receives each artifact as soon as it is rendered instead of keeping it (the output then
+    /// carries only paths and hashes, and the manifest). Artifacts reach it only while no
+    /// error has been found, but an error found later (a template or size limit) still fails
+    /// the compilation: its work must be discarded unless the result has no error.
     pub consumer: Option<emit::Consumer<'a>>,
     /// Lowered files by content: a file found here is neither parsed nor lowered again.
     pub cache: Option<&'a dyn cache::Store>,
     /// Stop after the plan: no artifact is rendered, so the checks made while rendering
     /// (templates, size limits: [`emit::CODES`]) do not run.
     pub skip_emit: bool,
-}
-
-/// [`compile`], handing every artifact to `consumer` as soon as it is rendered instead of
-/// keeping it (the output then carries only paths and hashes, and the manifest). Artifacts
-/// reach the consumer only while no error has been found, but an error found later (a
-/// template or size limit) still makes the compilation fail: the consumer's work must be
-/// discarded unless the result has no error.
-pub fn compile_into(files: &[RawFile], options: &Options, consumer: Option<emit::Consumer<'_>>) -> Compilation {
-    compile_with(files, options, Hooks { consumer, ..Hooks::default() })
 }
 
 /// [`compile`] with [`Hooks`]: a consumer for the artifacts, a cache of lowered files.
