@@ -61,6 +61,30 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
     let params = connection.initialize(capabilities).map_err(|e| e.to_string())?;
     let params: InitializeParams = serde_json::from_value(params).map_err(|e| e.to_string())?;
     let mut server = Server::new(&params);
+    // Files changed outside the editor (a checkout, a generator) re-check their estate, when
+    // the client can watch files for us.
+    let watch = params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.did_change_watched_files.as_ref())
+        .and_then(|w| w.dynamic_registration)
+        .unwrap_or(false);
+    if watch {
+        let watchers: Vec<Value> =
+            ["**/*.kdl", "**/*.json.hbs"].iter().map(|glob| serde_json::json!({ "globPattern": glob })).collect();
+        let registration = serde_json::json!({ "registrations": [{
+            "id": "idpc-watch",
+            "method": "workspace/didChangeWatchedFiles",
+            "registerOptions": { "watchers": watchers },
+        }]});
+        let request = Request::new(
+            lsp_server::RequestId::from("idpc-watch".to_owned()),
+            "client/registerCapability".to_owned(),
+            registration,
+        );
+        connection.sender.send(Message::Request(request)).map_err(|e| e.to_string())?;
+    }
     for message in &connection.receiver {
         match message {
             Message::Request(request) => {

@@ -19,6 +19,10 @@ struct Editor {
 
 impl Editor {
     fn start(workspace: &Path) -> Editor {
+        Editor::start_with(workspace, json!({}))
+    }
+
+    fn start_with(workspace: &Path, capabilities: Value) -> Editor {
         let mut child = Command::new(env!("CARGO_BIN_EXE_idpc"))
             .arg("lsp")
             .env_remove("IDPC_TODAY")
@@ -62,7 +66,7 @@ impl Editor {
                 "processId": null,
                 "rootUri": uri,
                 "workspaceFolders": [{ "uri": uri, "name": "estate" }],
-                "capabilities": {},
+                "capabilities": capabilities,
                 "initializationOptions": { "today": "2026-11-28" },
             }),
         );
@@ -318,5 +322,43 @@ fn edits_keep_the_rendering_checks_of_the_last_full_check() {
         json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": format!("{text}\n// edited\n") }] }),
     );
     assert_eq!(codes(editor.diagnostics_for(&uri)), ["bad-template"]);
+    editor.stop();
+}
+
+#[test]
+fn files_changed_on_disk_recheck_the_estate_when_the_client_watches_them() {
+    let (_dir, root) = estate();
+    let mut editor =
+        Editor::start_with(&root, json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } }));
+    // The server asks the client to watch the estate's files.
+    let registration = loop {
+        let message = editor.receive();
+        if message["method"] == "client/registerCapability" {
+            break message;
+        }
+    };
+    let globs: Vec<&str> = registration["params"]["registrations"][0]["registerOptions"]["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["globPattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(globs, ["**/*.kdl", "**/*.json.hbs"]);
+    editor.send(json!({ "jsonrpc": "2.0", "id": registration["id"], "result": null }));
+    let path = root.join("apis/payments.kdl");
+    let uri = url(&path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": text } }),
+    );
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    // Another file changes on disk: the environment payments deploys to disappears.
+    let environments = root.join("tenants/acme-bank/environments.kdl");
+    let before = std::fs::read_to_string(&environments).unwrap();
+    std::fs::write(&environments, before.replace("environment \"acme-test\"", "environment \"acme-qa\"")).unwrap();
+    editor.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": url(&environments), "type": 2 }] }));
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert!(diagnostics.iter().any(|d| d["code"] == "unknown-environment"), "{diagnostics:?}");
     editor.stop();
 }
