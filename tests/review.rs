@@ -299,3 +299,24 @@ fn a_first_build_compares_against_an_empty_manifest() {
     assert!(report.artifacts.iter().all(|a| a.change == Change::Added));
     assert!(report.warnings.is_empty());
 }
+
+#[test]
+fn removing_jwt_is_a_security_warning_per_route() {
+    let new = edited("apis/payments.kdl", |t| {
+        payments("        jwt issuer=\"https://auth.acme-bank.example\" audience=\"payments\"")(t).replace(
+            "    uses \"accounts\"\n",
+            "    uses \"accounts\"\n    waive \"production-api-without-jwt\" reason=\"RISK-2\" until=\"2026-12-31\"\n",
+        )
+    });
+    let report = diff_of(&reference(), &new);
+    let security: Vec<&str> =
+        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        security,
+        [
+            "JWT is removed from `GET /payments/{paymentId}`: it can be called without a token",
+            "JWT is removed from `POST /payments`: it can be called without a token",
+        ]
+        .repeat(2)
+    );
+}
