@@ -14,15 +14,20 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::emit::manifest;
 
-/// One side of a diff: every file of an output tree, by `/`-separated relative path.
+/// One side of a diff: the files of an output tree, by `/`-separated relative path. A tree
+/// read from disk lists its files and reads one only when the diff needs its contents, so
+/// that two large builds that differ little are compared in little time and memory.
 #[derive(Clone, Debug, Default)]
 pub struct Tree {
-    /// Relative path to contents.
+    /// Contents held in memory, by relative path.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// For a tree on disk: its folder and every file's relative path.
+    disk: Option<(PathBuf, BTreeSet<String>)>,
 }
 
 /// Why a diff could not be made (exit code 2).
@@ -55,12 +60,12 @@ impl fmt::Display for DiffError {
 }
 
 impl Tree {
-    /// Reads an output folder (every regular file below it).
+    /// Lists an output folder (every regular file below it); contents are read on demand.
     pub fn read(dir: &Path) -> Result<Tree, DiffError> {
         if !dir.join(manifest::PATH).is_file() {
             return Err(DiffError::NotAnOutput(dir.to_path_buf()));
         }
-        let mut files = BTreeMap::new();
+        let mut paths = BTreeSet::new();
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
             let entry = entry.map_err(|e| DiffError::Io(dir.to_path_buf(), e.into()))?;
             if !entry.file_type().is_file() {
@@ -69,16 +74,34 @@ impl Tree {
             let Ok(relative) = entry.path().strip_prefix(dir) else {
                 continue;
             };
-            let relative = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            let bytes = std::fs::read(entry.path()).map_err(|e| DiffError::Io(entry.path().to_path_buf(), e))?;
-            files.insert(relative, bytes);
+            paths.insert(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
         }
-        Ok(Tree { files })
+        Ok(Tree { files: BTreeMap::new(), disk: Some((dir.to_path_buf(), paths)) })
     }
 
     /// A build held in memory.
     pub fn from_output(output: &crate::emit::Output) -> Tree {
-        Tree { files: output.files().map(|(path, bytes)| (path.to_owned(), bytes.to_vec())).collect() }
+        Tree { files: output.files().map(|(path, bytes)| (path.to_owned(), bytes.to_vec())).collect(), disk: None }
+    }
+
+    /// Every file's relative path.
+    fn paths(&self) -> BTreeSet<&String> {
+        match &self.disk {
+            Some((_, paths)) => paths.iter().collect(),
+            None => self.files.keys().collect(),
+        }
+    }
+
+    /// A file's contents, `Ok(None)` when the tree has no such file.
+    fn bytes(&self, path: &str) -> Result<Option<Vec<u8>>, DiffError> {
+        match &self.disk {
+            Some((dir, paths)) if paths.contains(path) => {
+                let full = dir.join(path);
+                std::fs::read(&full).map(Some).map_err(|e| DiffError::Io(full, e))
+            }
+            Some(_) => Ok(None),
+            None => Ok(self.files.get(path).cloned()),
+        }
     }
 }
 
@@ -234,8 +257,8 @@ struct Manifest {
 
 fn parse_manifest(tree: &Tree, side: &str) -> Result<Manifest, DiffError> {
     let bad = |why: &str| DiffError::BadManifest(side.to_owned(), why.to_owned());
-    let bytes = tree.files.get(manifest::PATH).ok_or_else(|| bad("it is missing"))?;
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| bad(&format!("not JSON ({e})")))?;
+    let bytes = tree.bytes(manifest::PATH)?.ok_or_else(|| bad("it is missing"))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| bad(&format!("not JSON ({e})")))?;
     if value["format"] != manifest::FORMAT {
         return Err(bad(&format!("its format is not `{}`", manifest::FORMAT)));
     }
@@ -251,18 +274,24 @@ fn parse_manifest(tree: &Tree, side: &str) -> Result<Manifest, DiffError> {
         else {
             return Err(bad("an artifact lacks path, kind or sha256"));
         };
-        let bytes = tree.files.get(path).ok_or_else(|| bad(&format!("`{path}` is listed but missing")))?;
-        if manifest::sha256(bytes) != sha {
-            return Err(DiffError::HashMismatch(side.to_owned(), path.to_owned()));
-        }
         let stack = artifact["stack"].as_str().map(str::to_owned);
         artifacts.insert(path.to_owned(), (kind.to_owned(), sha.to_owned(), stack));
     }
+    // Every listed file is checked against its hash (in parallel, one file in memory per
+    // thread): a file edited after the build is refused, not reviewed.
+    artifacts.par_iter().try_for_each(|(path, (_, sha, _))| {
+        let bytes = tree.bytes(path)?.ok_or_else(|| bad(&format!("`{path}` is listed but missing")))?;
+        if manifest::sha256(&bytes) == *sha {
+            Ok(())
+        } else {
+            Err(DiffError::HashMismatch(side.to_owned(), path.clone()))
+        }
+    })?;
     Ok(Manifest { stacks, artifacts })
 }
 
-fn json_of(tree: &Tree, path: &str) -> Value {
-    tree.files.get(path).and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null)
+fn json_of(tree: &Tree, path: &str) -> Result<Value, DiffError> {
+    Ok(tree.bytes(path)?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null))
 }
 
 /// Compares two builds.
@@ -274,9 +303,17 @@ pub fn diff(old: &Tree, new: &Tree) -> Result<Report, DiffError> {
     let names: BTreeSet<&String> = old_manifest.stacks.keys().chain(new_manifest.stacks.keys()).collect();
     for name in names {
         let (before, after) = (old_manifest.stacks.get(name), new_manifest.stacks.get(name));
-        let template =
-            |m: Option<&Value>, tree: &Tree| m.and_then(|s| s["template"].as_str()).map(|p| json_of(tree, p));
-        let (old_template, new_template) = (template(before, old), template(after, new));
+        let sha = |m: &Manifest, entry: Option<&Value>| {
+            entry.and_then(|s| s["template"].as_str()).and_then(|p| m.artifacts.get(p)).map(|a| a.1.clone())
+        };
+        if before.is_some() && before == after && sha(&old_manifest, before) == sha(&new_manifest, after) {
+            continue; // Same plan entry, same template bytes: nothing to read.
+        }
+        let template = |m: Option<&Value>, tree: &Tree| match m.and_then(|s| s["template"].as_str()) {
+            Some(path) => json_of(tree, path).map(Some),
+            None => Ok(None),
+        };
+        let (old_template, new_template) = (template(before, old)?, template(after, new)?);
         let change = match (before, after) {
             (None, Some(_)) => Change::Added,
             (Some(_), None) => Change::Removed,
@@ -325,7 +362,7 @@ pub fn diff(old: &Tree, new: &Tree) -> Result<Report, DiffError> {
             _ => Change::Changed,
         };
         let kind = after.or(before).map(|a| a.0.clone()).unwrap_or_default();
-        let (old_value, new_value) = (json_of(old, path), json_of(new, path));
+        let (old_value, new_value) = (json_of(old, path)?, json_of(new, path)?);
         let title = [&new_value, &old_value]
             .iter()
             .find_map(|v| v["name"].as_str().or_else(|| v["title"].as_str()))
@@ -351,12 +388,13 @@ pub fn diff(old: &Tree, new: &Tree) -> Result<Report, DiffError> {
     }
 
     let listed = |m: &Manifest, p: &str| p == manifest::PATH || m.artifacts.contains_key(p);
-    let files: BTreeSet<&String> = old.files.keys().chain(new.files.keys()).collect();
+    let (old_paths, new_paths) = (old.paths(), new.paths());
+    let files: BTreeSet<&String> = old_paths.iter().chain(new_paths.iter()).copied().collect();
     for path in files {
         if listed(&old_manifest, path) || listed(&new_manifest, path) {
             continue;
         }
-        match (old.files.get(path), new.files.get(path)) {
+        match (old.bytes(path)?, new.bytes(path)?) {
             (Some(_), None) => report.unlisted.push((path.clone(), Change::Removed)),
             (None, Some(_)) => report.unlisted.push((path.clone(), Change::Added)),
             (Some(a), Some(b)) if a != b => report.unlisted.push((path.clone(), Change::Changed)),
