@@ -267,7 +267,7 @@ fn machine_formats_for_error_cases() {
         assert!(Path::new(&dir).is_dir(), "no err case {case}");
         let (compilation, root) = err_case(case);
         assert!(compilation.has_errors());
-        let json = machine::render_json(&compilation.diagnostics, &compilation.sources, &root);
+        let json = machine::render_json(&compilation.diagnostics, &compilation.sources, &root, machine::EXPLAIN_URL);
         let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
         assert_eq!(value["format"], machine::FORMAT);
         for diagnostic in value["diagnostics"].as_array().expect("list") {
@@ -277,7 +277,8 @@ fn machine_formats_for_error_cases() {
             }
         }
         snapshot(&format!("{case}.json"), &serde_json::to_string_pretty(&value).expect("json"));
-        let github = machine::render_github(&compilation.diagnostics, &compilation.sources, &root);
+        let github =
+            machine::render_github(&compilation.diagnostics, &compilation.sources, &root, machine::EXPLAIN_URL);
         for line in github.lines() {
             assert!(line.starts_with("::error file=") || line.starts_with("::warning file="), "{line}");
         }

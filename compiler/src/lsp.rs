@@ -136,6 +136,8 @@ struct Server {
     roots: BTreeMap<PathBuf, PathBuf>,
     /// Pinned "today", from `initializationOptions.today` or `IDPC_TODAY`.
     today: Option<Date>,
+    /// Base URL of the explain pages (`IDPC_EXPLAIN_URL`).
+    explain: String,
 }
 
 impl Server {
@@ -150,7 +152,8 @@ impl Server {
         }
         let option = params.initialization_options.as_ref().and_then(|o| o["today"].as_str().map(str::to_owned));
         let today = option.or_else(|| std::env::var("IDPC_TODAY").ok()).and_then(|t| Date::parse(&t));
-        Server { workspace, open: BTreeMap::new(), estates: BTreeMap::new(), roots: BTreeMap::new(), today }
+        let explain = machine::explain_base(std::env::var("IDPC_EXPLAIN_URL").ok().as_deref());
+        Server { workspace, open: BTreeMap::new(), estates: BTreeMap::new(), roots: BTreeMap::new(), today, explain }
     }
 
     fn request(&mut self, request: Request) -> Response {
@@ -324,7 +327,7 @@ impl Server {
                 (None, Some(uri)) => (uri.clone(), Range::default()),
                 (None, None) => continue,
             };
-            by_file.entry(uri).or_default().push(to_lsp(diagnostic, range, &compilation.sources, root));
+            by_file.entry(uri).or_default().push(to_lsp(diagnostic, range, &compilation.sources, root, &self.explain));
         }
         let estate = self.estates.entry(root.to_path_buf()).or_default();
         let rendering = |d: &LspDiagnostic| {
@@ -588,7 +591,7 @@ fn location(sources: &SourceSet, root: &Path, label: &Label) -> Option<Location>
     Some(Location { uri, range: range(file, label.span.start, label.span.end) })
 }
 
-fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Path) -> LspDiagnostic {
+fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Path, explain: &str) -> LspDiagnostic {
     let mut message = diagnostic.message.clone();
     if let Some(label) = diagnostic.labels.iter().find(|l| l.primary)
         && !label.message.is_empty()
@@ -609,7 +612,7 @@ fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Pat
             Some(DiagnosticRelatedInformation { location: location(sources, root, l)?, message: l.message.clone() })
         })
         .collect();
-    let href = Url::parse(&format!("{}{}", machine::EXPLAIN_URL, diagnostic.code.name())).ok();
+    let href = Url::parse(&format!("{explain}{}", diagnostic.code.name())).ok();
     LspDiagnostic {
         range,
         severity: Some(match diagnostic.severity {

@@ -218,13 +218,16 @@ fn load_and_compile(
     let hooks = idpc::Hooks { consumer, cache: store.as_ref().map(|s| s as &dyn idpc::cache::Store), skip_emit: false };
     let compilation = idpc::compile_with(&files, &options, hooks);
     let root = common.estate.to_string_lossy().replace('\\', "/");
+    let explain = machine::explain_base(std::env::var("IDPC_EXPLAIN_URL").ok().as_deref());
     let machine = match common.message_format {
         MessageFormat::Human => {
             eprint!("{}", human::render(&compilation.diagnostics, &compilation.sources, style()));
             return Some(compilation);
         }
-        MessageFormat::Json => machine::render_json(&compilation.diagnostics, &compilation.sources, &root),
-        MessageFormat::Github => machine::render_github(&compilation.diagnostics, &compilation.sources, &root),
+        MessageFormat::Json => machine::render_json(&compilation.diagnostics, &compilation.sources, &root, &explain),
+        MessageFormat::Github => {
+            machine::render_github(&compilation.diagnostics, &compilation.sources, &root, &explain)
+        }
     };
     if machine_to_stdout {
         print!("{machine}");

@@ -517,3 +517,17 @@ fn a_cache_folder_gives_the_same_build_and_survives_damage() {
     assert_eq!(tree(&damaged), tree(&cold));
     assert_eq!(tree(&cache), entries, "the damaged entries were rewritten");
 }
+
+#[test]
+fn the_explain_url_base_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    copy_estate(&repo().join("tests/cases/err/unknown-environment"), &case);
+    let result = Command::new(env!("CARGO_BIN_EXE_idpc"))
+        .args(["check", case.to_str().unwrap(), "--today", TODAY, "--message-format", "json"])
+        .env("IDPC_EXPLAIN_URL", "https://docs.bank.example/idpc")
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(json["diagnostics"][0]["url"], "https://docs.bank.example/idpc/unknown-environment");
+}

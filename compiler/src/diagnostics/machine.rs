@@ -13,9 +13,19 @@ use crate::source::SourceSet;
 /// Format marker of the JSON document, bumped when its shape changes incompatibly.
 pub const FORMAT: &str = "idpc-diagnostics/1";
 
-/// Where a code's explain page is published (`<base><code>`); `idpc explain <code>` prints the
+/// Where a code's explain page is published (`<base><code>`) unless `IDPC_EXPLAIN_URL` names
+/// another base (a platform team's own copy of the pages); `idpc explain <code>` prints the
 /// same page offline.
 pub const EXPLAIN_URL: &str = "https://idpc.dev/explain/";
+
+/// The explain base to use: `IDPC_EXPLAIN_URL` when set and not empty, else [`EXPLAIN_URL`].
+pub fn explain_base(configured: Option<&str>) -> String {
+    match configured.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(base) if base.ends_with('/') => base.to_owned(),
+        Some(base) => format!("{base}/"),
+        None => EXPLAIN_URL.to_owned(),
+    }
+}
 
 /// The path a tool should show for a file: `root/relative`, or the stdlib path as is.
 fn display_path(root: &str, path: &str) -> String {
@@ -45,7 +55,7 @@ fn label_json(label: &Label, sources: &SourceSet, root: &str) -> Value {
 }
 
 /// One diagnostic as a JSON object.
-pub fn diagnostic_json(diagnostic: &Diagnostic, sources: &SourceSet, root: &str) -> Value {
+pub fn diagnostic_json(diagnostic: &Diagnostic, sources: &SourceSet, root: &str, explain: &str) -> Value {
     let labels: Vec<Value> = diagnostic.labels.iter().map(|l| label_json(l, sources, root)).collect();
     json!({
         "code": diagnostic.code.name(),
@@ -53,19 +63,19 @@ pub fn diagnostic_json(diagnostic: &Diagnostic, sources: &SourceSet, root: &str)
         "message": diagnostic.message,
         "help": diagnostic.help,
         "notes": diagnostic.notes,
-        "url": format!("{EXPLAIN_URL}{}", diagnostic.code.name()),
+        "url": format!("{explain}{}", diagnostic.code.name()),
         "labels": labels,
     })
 }
 
 /// Every diagnostic of a run as one JSON document, followed by a newline.
-pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceSet, root: &str) -> String {
+pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceSet, root: &str, explain: &str) -> String {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let document = json!({
         "format": FORMAT,
         "errors": errors,
         "warnings": diagnostics.len() - errors,
-        "diagnostics": diagnostics.iter().map(|d| diagnostic_json(d, sources, root)).collect::<Vec<_>>(),
+        "diagnostics": diagnostics.iter().map(|d| diagnostic_json(d, sources, root, explain)).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string(&document).unwrap_or_default();
     text.push('\n');
@@ -84,7 +94,7 @@ fn escape_property(text: &str) -> String {
 
 /// Every diagnostic as a GitHub Actions workflow command, one per line. The message carries
 /// the help, notes and secondary labels, since an annotation shows only its own text.
-pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceSet, root: &str) -> String {
+pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceSet, root: &str, explain: &str) -> String {
     let mut out = String::new();
     for diagnostic in diagnostics {
         let command = match diagnostic.severity {
@@ -125,7 +135,7 @@ pub fn render_github(diagnostics: &[Diagnostic], sources: &SourceSet, root: &str
         for note in &diagnostic.notes {
             text.push_str(&format!("\nnote: {note}"));
         }
-        text.push_str(&format!("\nsee `idpc explain {}` or {EXPLAIN_URL}{}", diagnostic.code, diagnostic.code));
+        text.push_str(&format!("\nsee `idpc explain {}` or {explain}{}", diagnostic.code, diagnostic.code));
         out.push_str(&format!("::{command} {}::{}\n", properties.join(","), escape_data(&text)));
     }
     out
@@ -139,6 +149,14 @@ mod tests {
     fn workflow_commands_cannot_be_broken_out_of() {
         assert_eq!(escape_data("a%b\r\n::error::x"), "a%25b%0D%0A::error::x");
         assert_eq!(escape_property("a,b:c%"), "a%2Cb%3Ac%25");
+    }
+
+    #[test]
+    fn the_explain_base_can_be_configured() {
+        assert_eq!(explain_base(None), EXPLAIN_URL);
+        assert_eq!(explain_base(Some("  ")), EXPLAIN_URL);
+        assert_eq!(explain_base(Some("https://docs.bank.example/idpc")), "https://docs.bank.example/idpc/");
+        assert_eq!(explain_base(Some("https://docs.bank.example/idpc/")), "https://docs.bank.example/idpc/");
     }
 
     #[test]
