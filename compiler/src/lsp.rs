@@ -117,8 +117,6 @@ struct Estate {
     disk: BTreeMap<String, Vec<u8>>,
     /// Documents that got diagnostics at the last check.
     published: BTreeSet<Url>,
-    /// Declarations found at the last check, for definition and hover.
-    sources: SourceSet,
     /// Lowered files by content: an edit parses and lowers only the edited file.
     cache: MemoryStore,
     /// What the last full check's rendering found (kept while only edits are checked).
@@ -362,7 +360,6 @@ impl Server {
             published.push(PublishDiagnosticsParams { uri: uri.clone(), diagnostics: Vec::new(), version: None });
         }
         estate.published = by_file.keys().cloned().collect();
-        estate.sources = compilation.sources;
         published.extend(by_file.into_iter().map(|(uri, diagnostics)| PublishDiagnosticsParams {
             uri,
             diagnostics,
