@@ -47,6 +47,11 @@ fn payments(line: &str) -> impl Fn(&str) -> String {
     move |text: &str| text.replace(&format!("{line}\n"), "")
 }
 
+/// The messages of the report's warnings of one kind, in order.
+fn messages(report: &Report, kind: WarningKind) -> Vec<&str> {
+    report.warnings.iter().filter(|w| w.kind == kind).map(|w| w.message.as_str()).collect()
+}
+
 const WAIVE_MTLS: &str =
     "    uses \"accounts\"\n    waive \"production-api-without-mtls\" reason=\"RISK-1\" until=\"2026-12-31\"\n";
 
@@ -118,12 +123,10 @@ fn removing_the_custom_domain_warns_of_deletion_and_lost_security() {
         t.replace("    uses \"accounts\"\n", WAIVE_MTLS)
     });
     let report = diff_of(&reference(), &new);
-    let deletions: Vec<&str> =
-        report.warnings.iter().filter(|w| w.kind == WarningKind::Deletion).map(|w| w.message.as_str()).collect();
+    let deletions: Vec<&str> = messages(&report, WarningKind::Deletion);
     assert!(deletions.contains(&"`DomainName` (AWS::ApiGateway::DomainName) is deleted"), "{deletions:?}");
     assert!(deletions.contains(&"`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is deleted"), "{deletions:?}");
-    let security: Vec<&str> =
-        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    let security: Vec<&str> = messages(&report, WarningKind::Security);
     assert!(
         security.iter().any(|m| m.starts_with("mTLS is removed from payments.api.acme-bank.example")),
         "{security:?}"
@@ -170,8 +173,7 @@ fn widening_the_allow_list_is_a_security_warning_and_narrowing_is_not() {
         t.replace("allow-ip \"203.0.113.0/24\"", "allow-ip \"203.0.113.0/24\" \"198.51.100.0/24\"")
     });
     let report = diff_of(&reference(), &widened);
-    let security: Vec<&str> =
-        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    let security: Vec<&str> = messages(&report, WarningKind::Security);
     assert_eq!(security, ["the IP allow-list is widened: `198.51.100.0/24` may now call the API"; 2]);
     // Back again: narrower, listed as a security change but not a warning.
     let report = diff_of(&widened, &reference());
@@ -188,8 +190,7 @@ fn removing_the_mtls_line_is_a_security_warning() {
             .replace("    uses \"accounts\"\n", WAIVE_MTLS)
     });
     let report = diff_of(&reference(), &new);
-    let security: Vec<&str> =
-        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    let security: Vec<&str> = messages(&report, WarningKind::Security);
     let message = "mTLS is removed from payments.api.acme-bank.example (s3://acme-truststores/payments/truststore.pem): clients no longer need a certificate";
     assert_eq!(security, [message; 2]);
     // The domain stays: nothing is deleted or replaced.
@@ -310,8 +311,7 @@ fn removing_jwt_is_a_security_warning_per_route() {
         )
     });
     let report = diff_of(&reference(), &new);
-    let security: Vec<&str> =
-        report.warnings.iter().filter(|w| w.kind == WarningKind::Security).map(|w| w.message.as_str()).collect();
+    let security: Vec<&str> = messages(&report, WarningKind::Security);
     assert_eq!(
         security,
         [

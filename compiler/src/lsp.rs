@@ -267,20 +267,29 @@ impl Server {
         self.estates.entry(root.to_path_buf()).or_default().disk = disk;
     }
 
-    /// The estate's files with the open documents' text in place of what is on disk.
-    fn files(&self, root: &Path) -> Vec<RawFile> {
-        let mut files: BTreeMap<String, Vec<u8>> = self.estates.get(root).map(|e| e.disk.clone()).unwrap_or_default();
+    /// The estate's files by relative path, the open documents' text in place of what is on
+    /// disk (borrowed: nothing is copied).
+    fn sources(&self, root: &Path) -> BTreeMap<String, &[u8]> {
+        let mut files: BTreeMap<String, &[u8]> = self
+            .estates
+            .get(root)
+            .map(|e| e.disk.iter().map(|(path, bytes)| (path.clone(), bytes.as_slice())).collect())
+            .unwrap_or_default();
         for (path, text) in &self.open {
-            let Ok(relative) = path.strip_prefix(root) else {
+            let Some(relative) = source::relative_path(root, path) else {
                 continue;
             };
-            let relative = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
             let hidden = relative.split('/').any(|part| part.starts_with('.'));
             if !hidden && source::classify(&relative).is_some() {
-                files.insert(relative, text.as_bytes().to_vec());
+                files.insert(relative, text.as_bytes());
             }
         }
-        files.into_iter().map(|(path, bytes)| RawFile { path, bytes }).collect()
+        files
+    }
+
+    /// [`Server::sources`] as the compiler takes them.
+    fn files(&self, root: &Path) -> Vec<RawFile> {
+        self.sources(root).into_iter().map(|(path, bytes)| RawFile { path, bytes: bytes.to_vec() }).collect()
     }
 
     /// Compiles an estate and returns what to publish: every file with diagnostics, and an
@@ -376,80 +385,68 @@ impl Server {
         std::fs::read_to_string(path).ok()
     }
 
-    /// The reference under the cursor: what it names and its kind.
-    fn reference_at(&mut self, uri: &Url, position: Position) -> Option<(PathBuf, Reference)> {
+    /// The reference under the cursor (what it names and its kind), with the document it is in.
+    fn reference_at(&mut self, uri: &Url, position: Position) -> Option<(PathBuf, Reference, SourceFile)> {
         let path = uri.to_file_path().ok()?;
-        let text = self.text_of(&path)?;
-        let file = SourceFile { path: String::new(), text, kind: source::FileKind::Spec };
+        let file = text_file(self.text_of(&path)?);
         let offset = file.offset_utf16(position.line, position.character);
         let document: KdlDocument = file.text.parse().ok()?;
         let root = self.root_of(&path);
-        find_reference(document.nodes(), None, offset).map(|r| (root, r))
+        let reference = find_reference(document.nodes(), None, offset)?;
+        Some((root, reference, file))
     }
 
     fn definition(&mut self, params: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
         let position = &params.text_document_position_params;
-        let (root, reference) = self.reference_at(&position.text_document.uri, position.position)?;
-        let (path, start, end) = self.declaration(&root, &reference)?;
-        let text = self.text_of(&path)?;
-        let file = SourceFile { path: String::new(), text, kind: source::FileKind::Spec };
-        let uri = Url::from_file_path(&path).ok()?;
-        Some(GotoDefinitionResponse::Scalar(Location { uri, range: range(&file, start as u32, end as u32) }))
+        let (root, reference, _) = self.reference_at(&position.text_document.uri, position.position)?;
+        let declaration = self.declaration(&root, &reference)?;
+        let uri = Url::from_file_path(root.join(&declaration.path)).ok()?;
+        let range = range(&declaration.file, declaration.start as u32, declaration.end as u32);
+        Some(GotoDefinitionResponse::Scalar(Location { uri, range }))
     }
 
     fn hover(&mut self, params: &HoverParams) -> Option<Hover> {
         let position = &params.text_document_position_params;
-        let (root, reference) = self.reference_at(&position.text_document.uri, position.position)?;
+        let (root, reference, file) = self.reference_at(&position.text_document.uri, position.position)?;
         let markdown = if reference.kind == Kind::Baseline {
-            let extra: Vec<(String, String)> = self
-                .files(&root)
-                .into_iter()
-                .filter(|f| f.path == format!("baselines/{}/baseline.kdl", reference.name))
-                .map(|f| (f.path, String::from_utf8_lossy(&f.bytes).into_owned()))
-                .collect();
-            let extra: Vec<(&str, &str)> = extra.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+            let path = format!("baselines/{}/baseline.kdl", reference.name);
+            let text = self.sources(&root).get(&path).map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+            let extra: Vec<(&str, &str)> = text.iter().map(|t| (path.as_str(), t.as_str())).collect();
             let decls = crate::baselines_with(&extra);
             let decl = decls.iter().rev().find(|d| d.name.value.as_str() == reference.name)?;
             crate::baseline_page(decl)
         } else {
-            let (path, start, end) = self.declaration(&root, &reference)?;
-            let text = self.text_of(&path)?;
-            let declaration = text.get(start..end).unwrap_or("");
-            let shown: Vec<&str> = declaration.lines().take(12).collect();
-            let relative = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            let declaration = self.declaration(&root, &reference)?;
+            let text = declaration.file.text.get(declaration.start..declaration.end).unwrap_or("");
+            let shown: Vec<&str> = text.lines().take(12).collect();
             format!(
-                "{} `{}` (`{relative}`)\n\n```kdl\n{}\n```\n",
+                "{} `{}` (`{}`)\n\n```kdl\n{}\n```\n",
                 reference.kind.node(),
                 reference.name,
+                declaration.path,
                 shown.join("\n")
             )
         };
-        let file_range = {
-            let path = position.text_document.uri.to_file_path().ok()?;
-            let text = self.text_of(&path)?;
-            let file = SourceFile { path: String::new(), text, kind: source::FileKind::Spec };
-            range(&file, reference.start as u32, reference.end as u32)
-        };
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
-            range: Some(file_range),
+            range: Some(range(&file, reference.start as u32, reference.end as u32)),
         })
     }
 
-    /// Where the node a reference names is declared: (file, byte range of the node).
-    fn declaration(&self, root: &Path, reference: &Reference) -> Option<(PathBuf, usize, usize)> {
-        for file in self.files(root) {
-            let Some(kind) = source::classify(&file.path) else {
+    /// Where the node a reference names is declared.
+    fn declaration(&self, root: &Path, reference: &Reference) -> Option<Declaration> {
+        for (path, bytes) in self.sources(root) {
+            let Some(kind) = source::classify(&path) else {
                 continue;
             };
             let wanted = match reference.kind {
                 Kind::Baseline => {
                     kind == source::FileKind::BaselineDecl
-                        && file.path == format!("baselines/{}/baseline.kdl", reference.name)
+                        && path == format!("baselines/{}/baseline.kdl", reference.name)
                 }
                 _ => kind == source::FileKind::Spec,
             };
-            let text = String::from_utf8_lossy(&file.bytes);
+            let text = String::from_utf8_lossy(bytes);
             // A declaration spells the name; only such files are parsed.
             if !wanted || !text.contains(reference.name.as_str()) {
                 continue;
@@ -464,11 +461,25 @@ impl Server {
             });
             if let Some(node) = found {
                 let span = node.span();
-                return Some((root.join(&file.path), span.offset(), span.offset() + span.len()));
+                let (start, end) = (span.offset(), span.offset() + span.len());
+                return Some(Declaration { path, file: text_file(text.into_owned()), start, end });
             }
         }
         None
     }
+}
+
+/// A node a reference names: its file (estate-relative path and text) and byte range.
+struct Declaration {
+    path: String,
+    file: SourceFile,
+    start: usize,
+    end: usize,
+}
+
+/// A text as a source file, for position arithmetic.
+fn text_file(text: String) -> SourceFile {
+    SourceFile { path: String::new(), text, kind: source::FileKind::Spec }
 }
 
 /// What a reference names.

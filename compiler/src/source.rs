@@ -245,11 +245,9 @@ pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let Ok(relative) = entry.path().strip_prefix(root) else {
+        let Some(path) = relative_path(root, entry.path()) else {
             continue;
         };
-        let path: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        let path = path.join("/");
         if classify(&path).is_none() {
             continue;
         }
@@ -261,6 +259,12 @@ pub fn load_estate(root: &Path) -> Result<Vec<RawFile>, LoadError> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// `path` relative to `root`, `/`-separated whatever the platform; `None` outside `root`.
+pub fn relative_path(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    Some(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
 }
 
 /// What an estate-relative path is, or `None` when idpc does not read it.

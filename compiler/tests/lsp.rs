@@ -124,20 +124,26 @@ fn url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-fn estate() -> (tempfile::TempDir, PathBuf) {
+/// A copy of a folder of the repository (without a case's own `case.kdl`) in a temporary
+/// folder, as `<tmp>/estate`.
+fn copy_of(relative: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("estate");
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reference");
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
     for entry in walkdir::WalkDir::new(&from) {
         let entry = entry.expect("readable");
         let to = root.join(entry.path().strip_prefix(&from).expect("inside"));
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&to).expect("mkdir");
-        } else {
+        } else if entry.file_name() != "case.kdl" {
             std::fs::copy(entry.path(), &to).expect("copy");
         }
     }
     (dir, root)
+}
+
+fn estate() -> (tempfile::TempDir, PathBuf) {
+    copy_of("examples/reference")
 }
 
 #[test]
@@ -294,18 +300,7 @@ fn closing_an_unsaved_broken_document_reverts_to_the_file_on_disk() {
 #[test]
 fn edits_keep_the_rendering_checks_of_the_last_full_check() {
     // An estate whose baseline template is broken: only rendering finds it.
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("estate");
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases/err/bad-template--syntax");
-    for entry in walkdir::WalkDir::new(&from) {
-        let entry = entry.unwrap();
-        let to = root.join(entry.path().strip_prefix(&from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else if entry.file_name() != "case.kdl" {
-            std::fs::copy(entry.path(), &to).unwrap();
-        }
-    }
+    let (_dir, root) = copy_of("tests/cases/err/bad-template--syntax");
     let mut editor = Editor::start(&root);
     let path = root.join("main.kdl");
     let uri = url(&path);

@@ -71,10 +71,7 @@ impl Tree {
             if !entry.file_type().is_file() {
                 continue;
             }
-            let Ok(relative) = entry.path().strip_prefix(dir) else {
-                continue;
-            };
-            paths.insert(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            paths.extend(crate::source::relative_path(dir, entry.path()));
         }
         Ok(Tree { files: BTreeMap::new(), disk: Some((dir.to_path_buf(), paths)) })
     }
@@ -534,17 +531,10 @@ fn resource_changes(old: &Value, new: &Value) -> Vec<ResourceChange> {
         let ty = |v: Option<&&Value>| v.and_then(|v| v["Type"].as_str()).unwrap_or("").to_owned();
         let resource_type = if after.is_some() { ty(after) } else { ty(before) };
         match (before, after) {
-            (None, Some(_)) => out.push(ResourceChange {
+            (None, Some(_)) | (Some(_), None) => out.push(ResourceChange {
                 logical_id: id.clone(),
                 resource_type,
-                change: Change::Added,
-                properties: Vec::new(),
-                replaced_by: Vec::new(),
-            }),
-            (Some(_), None) => out.push(ResourceChange {
-                logical_id: id.clone(),
-                resource_type,
-                change: Change::Removed,
+                change: if before.is_none() { Change::Added } else { Change::Removed },
                 properties: Vec::new(),
                 replaced_by: Vec::new(),
             }),
