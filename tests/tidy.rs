@@ -129,3 +129,19 @@ fn imports_follow_the_pipeline() {
         }
     }
 }
+
+#[test]
+fn the_readme_build_command_names_the_package() {
+    // The workspace has several binaries (idpc, gen-estate, kdl-floor): a bare `cargo run`
+    // at the top refuses to choose, so the README's first command must name the package.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let first = readme.lines().find(|l| l.starts_with("cargo run")).expect("a cargo run line");
+    assert!(first.starts_with("cargo run --release -p idpc -- build examples/reference"), "{first}");
+    let manifests = ["compiler/Cargo.toml", "tests/Cargo.toml"];
+    let binaries: usize = manifests
+        .iter()
+        .map(|m| std::fs::read_to_string(repo_root().join(m)).expect("manifest").matches("[[bin]]").count())
+        .sum::<usize>()
+        + std::fs::read_dir(repo_root().join("tests/src/bin")).map(|d| d.count()).unwrap_or(0);
+    assert!(binaries > 1, "with one binary this test no longer guards anything; simplify the README");
+}
