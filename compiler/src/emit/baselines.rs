@@ -310,8 +310,6 @@ pub fn context(resolved: &Resolved, instance: &Instance, stack_name: &str) -> Va
         .unwrap_or_default();
     let a = &estate.accounts[account];
     let mut context = json!({
-        "params": params,
-        "s3": s3,
         "platform": {
             "name": platform.name.value.as_str(),
             "notify": platform.datadog.notify.value.join(" "),
@@ -328,15 +326,19 @@ pub fn context(resolved: &Resolved, instance: &Instance, stack_name: &str) -> Va
         },
         "stack": { "name": stack_name },
         "names": naming::baseline_names(resolved, account, env),
-        "config_rules": config_rules,
         "datadog": { "tags": naming::datadog_tags(resolved, account, env) },
     });
-    if let (Some(e), Some(map)) = (env, context.as_object_mut()) {
-        let environment = &estate.environments[e];
-        map.insert(
-            "environment".into(),
-            json!({ "name": environment.name.value.as_str(), "tier": environment.tier.value.as_str() }),
-        );
+    if let Some(map) = context.as_object_mut() {
+        map.insert("params".into(), Value::Object(params));
+        map.insert("s3".into(), Value::Object(s3));
+        map.insert("config_rules".into(), Value::Array(config_rules));
+        if let Some(e) = env {
+            let environment = &estate.environments[e];
+            map.insert(
+                "environment".into(),
+                json!({ "name": environment.name.value.as_str(), "tier": environment.tier.value.as_str() }),
+            );
+        }
     }
     context
 }

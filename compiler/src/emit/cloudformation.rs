@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::baselines::Fragment;
+use super::object;
 use crate::graph::Stack;
 use crate::resolve::Resolved;
 
@@ -48,22 +49,22 @@ pub fn organisation_stack(resolved: &Resolved) -> Value {
             tags.push(json!({ "Key": "idpc:cost-center", "Value": cost_center.value }));
         }
         tags.sort_by(|x, y| x["Key"].as_str().cmp(&y["Key"].as_str()));
-        let mut properties = json!({
-            "AccountName": account.name.value.as_str(),
-            "Email": account.email.as_ref().map(|e| e.value.as_str()),
-            "Tags": tags,
-        });
+        let mut properties = object([
+            ("AccountName", json!(account.name.value.as_str())),
+            ("Email", json!(account.email.as_ref().map(|e| e.value.as_str()))),
+            ("Tags", Value::Array(tags)),
+        ]);
         if let (Some(ou), Some(map)) = (&account.ou, properties.as_object_mut()) {
             map.insert("ParentIds".into(), json!([ou.value]));
         }
         resources.insert(
             id.clone(),
-            json!({
-                "Type": "AWS::Organizations::Account",
-                "DeletionPolicy": "Retain",
-                "UpdateReplacePolicy": "Retain",
-                "Properties": properties,
-            }),
+            object([
+                ("Type", json!("AWS::Organizations::Account")),
+                ("DeletionPolicy", json!("Retain")),
+                ("UpdateReplacePolicy", json!("Retain")),
+                ("Properties", properties),
+            ]),
         );
         outputs.insert(
             format!("{id}Id"),
@@ -78,11 +79,11 @@ pub fn organisation_stack(resolved: &Resolved) -> Value {
 }
 
 fn template(description: String, resources: Map<String, Value>, outputs: Map<String, Value>) -> Value {
-    let mut template = json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": description,
-        "Resources": resources,
-    });
+    let mut template = object([
+        ("AWSTemplateFormatVersion", json!("2010-09-09")),
+        ("Description", json!(description)),
+        ("Resources", Value::Object(resources)),
+    ]);
     if let (false, Some(map)) = (outputs.is_empty(), template.as_object_mut()) {
         map.insert("Outputs".into(), Value::Object(outputs));
     }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Artifact, ArtifactKind};
+use super::{Artifact, ArtifactKind, object};
 use crate::graph::Plan;
 use crate::resolve::Resolved;
 
@@ -62,12 +62,12 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
             entry
         })
         .collect();
-    json!({
-        "format": FORMAT,
-        "platform": resolved.platform().name.value.as_str(),
-        "stacks": stacks,
-        "artifacts": artifacts,
-    })
+    object([
+        ("format", json!(FORMAT)),
+        ("platform", json!(resolved.platform().name.value.as_str())),
+        ("stacks", Value::Array(stacks)),
+        ("artifacts", Value::Array(artifacts)),
+    ])
 }
 
 #[cfg(test)]

@@ -103,6 +103,13 @@ pub const CODES: &[crate::diagnostics::Code] = &[
     crate::diagnostics::Code::StackTooLarge,
 ];
 
+/// A JSON object from owned entries. Unlike `json!`, which copies every interpolated value
+/// through serde (a deep copy of each nested tree, then a drop of the original), this moves
+/// them: interpolate only strings and numbers into `json!`, and put values in with this.
+pub fn object<const N: usize>(entries: [(&str, serde_json::Value); N]) -> serde_json::Value {
+    serde_json::Value::Object(entries.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+}
+
 /// Serializes a JSON value: two-space indent, keys sorted, trailing newline.
 pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::object;
 use crate::model::{Api, Backend, Route, Segment};
 use crate::naming;
 use crate::resolve::{Resolved, Stage};
@@ -192,12 +193,12 @@ fn gateway_responses() -> Value {
         }
         r
     };
-    json!({
-        "DEFAULT_4XX": response(None, "request rejected"),
-        "DEFAULT_5XX": response(None, "internal error"),
-        "ACCESS_DENIED": response(Some("403"), "forbidden"),
-        "UNAUTHORIZED": response(Some("401"), "unauthorized"),
-        "MISSING_AUTHENTICATION_TOKEN": response(Some("404"), "not found"),
-        "THROTTLED": response(Some("429"), "too many requests"),
-    })
+    object([
+        ("DEFAULT_4XX", response(None, "request rejected")),
+        ("DEFAULT_5XX", response(None, "internal error")),
+        ("ACCESS_DENIED", response(Some("403"), "forbidden")),
+        ("UNAUTHORIZED", response(Some("401"), "unauthorized")),
+        ("MISSING_AUTHENTICATION_TOKEN", response(Some("404"), "not found")),
+        ("THROTTLED", response(Some("429"), "too many requests")),
+    ])
 }

@@ -10,6 +10,7 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::object;
 use crate::model::Backend;
 use crate::naming;
 use crate::resolve::{Resolved, Stage};
@@ -116,16 +117,19 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_js
         }),
     );
     let log_group = |name: Value| {
-        json!({
-            "Type": "AWS::Logs::LogGroup",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "LogGroupName": name,
-                "RetentionInDays": LOG_RETENTION_DAYS,
-                "KmsKeyId": { "Fn::GetAtt": ["LogKey", "Arn"] },
-            },
-        })
+        object([
+            ("Type", json!("AWS::Logs::LogGroup")),
+            ("DeletionPolicy", json!("Retain")),
+            ("UpdateReplacePolicy", json!("Retain")),
+            (
+                "Properties",
+                object([
+                    ("LogGroupName", name),
+                    ("RetentionInDays", json!(LOG_RETENTION_DAYS)),
+                    ("KmsKeyId", json!({ "Fn::GetAtt": ["LogKey", "Arn"] })),
+                ]),
+            ),
+        ])
     };
     resources.insert(
         "AccessLogGroup".into(),
@@ -137,17 +141,26 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_js
     );
     resources.insert(
         "RestApi".into(),
-        json!({
-            "Type": "AWS::ApiGateway::RestApi",
-            "Properties": {
-                "Name": naming::rest_api_name(resolved, stage),
-                "Description": format!("{} {} in {} (owner {})", api.name.value, api.version.value, env.name.value, api.owner.value),
-                "Body": body,
-                "EndpointConfiguration": { "Types": ["REGIONAL"] },
-                "DisableExecuteApiEndpoint": api.domain.is_some(),
-                "FailOnWarnings": true,
-            },
-        }),
+        object([
+            ("Type", json!("AWS::ApiGateway::RestApi")),
+            (
+                "Properties",
+                object([
+                    ("Name", json!(naming::rest_api_name(resolved, stage))),
+                    (
+                        "Description",
+                        json!(format!(
+                            "{} {} in {} (owner {})",
+                            api.name.value, api.version.value, env.name.value, api.owner.value
+                        )),
+                    ),
+                    ("Body", body),
+                    ("EndpointConfiguration", json!({ "Types": ["REGIONAL"] })),
+                    ("DisableExecuteApiEndpoint", json!(api.domain.is_some())),
+                    ("FailOnWarnings", json!(true)),
+                ]),
+            ),
+        ]),
     );
     resources.insert(
         deployment.clone(),
@@ -180,23 +193,28 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_js
             "DestinationArn": { "Fn::GetAtt": ["AccessLogGroup", "Arn"] },
             "Format": access_log_format(),
         },
-        "MethodSettings": [method_settings],
     });
-    if let (Some(jwt), Some(map)) = (&api.security.jwt, stage_properties.as_object_mut()) {
-        // The shared authorizer reads the stage's issuer and audience from its variables.
-        map.insert("Variables".into(), json!({ "jwtIssuer": jwt.issuer.value, "jwtAudience": jwt.audience.value }));
+    if let Some(map) = stage_properties.as_object_mut() {
+        map.insert("MethodSettings".into(), Value::Array(vec![method_settings]));
+        if let Some(jwt) = &api.security.jwt {
+            // The shared authorizer reads the stage's issuer and audience from its variables.
+            map.insert("Variables".into(), json!({ "jwtIssuer": jwt.issuer.value, "jwtAudience": jwt.audience.value }));
+        }
     }
     resources.insert(
         "Stage".into(),
-        json!({
-            "Type": "AWS::ApiGateway::Stage",
-            "DependsOn": ["ExecutionLogGroup"],
-            "Metadata": { "checkov": { "skip": [{
-                "id": "CKV_AWS_120",
-                "comment": "Responses are per authenticated customer; a shared stage cache could serve one customer's data to another.",
-            }]}},
-            "Properties": stage_properties,
-        }),
+        object([
+            ("Type", json!("AWS::ApiGateway::Stage")),
+            ("DependsOn", json!(["ExecutionLogGroup"])),
+            (
+                "Metadata",
+                json!({ "checkov": { "skip": [{
+                    "id": "CKV_AWS_120",
+                    "comment": "Responses are per authenticated customer; a shared stage cache could serve one customer's data to another.",
+                }]}}),
+            ),
+            ("Properties", stage_properties),
+        ]),
     );
     if let Some(domain) = &api.domain {
         let mut properties = json!({
@@ -212,8 +230,10 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_js
             }
             map.insert("MutualTlsAuthentication".into(), auth);
         }
-        resources
-            .insert("DomainName".into(), json!({ "Type": "AWS::ApiGateway::DomainName", "Properties": properties }));
+        resources.insert(
+            "DomainName".into(),
+            object([("Type", json!("AWS::ApiGateway::DomainName")), ("Properties", properties)]),
+        );
         resources.insert(
             "BasePathMapping".into(),
             json!({
@@ -265,12 +285,15 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_js
             }),
         );
     }
-    let mut template = json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": format!("idpc API stage {} {} in {}", api.name.value, api.version.value, env.name.value),
-        "Resources": resources,
-        "Outputs": outputs,
-    });
+    let mut template = object([
+        ("AWSTemplateFormatVersion", json!("2010-09-09")),
+        (
+            "Description",
+            json!(format!("idpc API stage {} {} in {}", api.name.value, api.version.value, env.name.value)),
+        ),
+        ("Resources", Value::Object(resources)),
+        ("Outputs", Value::Object(outputs)),
+    ]);
     if let (false, Some(map)) = (conditions.is_empty(), template.as_object_mut()) {
         map.insert("Conditions".into(), Value::Object(conditions));
     }
