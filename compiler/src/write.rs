@@ -108,8 +108,27 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if self.dir.exists() {
             // Either the old tree (after a swap) or a half-written new one: both go.
-            let _ = fs::remove_dir_all(&self.dir);
+            remove_tree(&self.dir);
         }
+    }
+}
+
+/// Removes a folder and everything in it, its entries in parallel (a rebuild removes a tree
+/// as large as the one it wrote: one thread took as long as the writing). Best effort, like
+/// `remove_dir_all`, which finishes whatever is left.
+fn remove_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        let entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+        entries.par_iter().for_each(|entry| {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&entry.path());
+            } else {
+                let _ = fs::remove_file(entry.path());
+            }
+        });
+    }
+    if fs::remove_dir(dir).is_err() {
+        let _ = fs::remove_dir_all(dir);
     }
 }
 
@@ -124,7 +143,7 @@ fn remove_stale(parent: &Path, name: &str) {
                 .is_some_and(|rest| rest.trim_end_matches(".old").bytes().all(|b| b.is_ascii_digit()))
         });
         if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = fs::remove_dir_all(entry.path());
+            remove_tree(&entry.path());
         }
     }
 }

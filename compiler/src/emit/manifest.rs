@@ -2,6 +2,7 @@
 //! tags) and every artifact with its kind, path and sha256.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -34,9 +35,10 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         .filter(|a| a.kind == ArtifactKind::CloudFormation)
         .filter_map(|a| Some((a.stack.as_deref()?, a.path.as_str())))
         .collect();
+    // Entries are built in parallel and collected in order.
     let stacks: Vec<Value> = plan
         .stacks
-        .iter()
+        .par_iter()
         .map(|stack| {
             let depends_on: Vec<&str> = stack.depends_on.iter().map(|&d| plan.stacks[d].name.as_str()).collect();
             let template = templates.get(stack.name.as_str());
@@ -53,7 +55,7 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         })
         .collect();
     let artifacts: Vec<Value> = artifacts
-        .iter()
+        .par_iter()
         .map(|a| {
             let mut entry = json!({ "kind": a.kind.as_str(), "path": a.path, "sha256": a.sha256 });
             if let (Some(stack), Some(map)) = (&a.stack, entry.as_object_mut()) {

@@ -106,7 +106,8 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         json!({ VALIDATOR: { "validateRequestBody": true, "validateRequestParameters": true } }),
     );
     doc.insert("x-amazon-apigateway-request-validator".into(), json!(VALIDATOR));
-    doc.insert("x-amazon-apigateway-gateway-responses".into(), gateway_responses());
+    static GATEWAY_RESPONSES: std::sync::LazyLock<Value> = std::sync::LazyLock::new(gateway_responses);
+    doc.insert("x-amazon-apigateway-gateway-responses".into(), GATEWAY_RESPONSES.clone());
     Value::Object(doc)
 }
 
@@ -176,6 +177,7 @@ fn invocation_uri(region: &str, function_arn: &str) -> String {
 
 /// Gateway responses with fixed messages (no internal detail), the request id for support,
 /// and hardening headers. Unknown paths answer 404 instead of "Missing Authentication Token".
+/// The same for every stage: built once.
 fn gateway_responses() -> Value {
     let response = |status: Option<&str>, message: &str| {
         let mut r = json!({

@@ -18,8 +18,13 @@ use crate::resolve::{Resolved, Stage};
 /// Days the stage's logs are kept.
 const LOG_RETENTION_DAYS: u32 = 400;
 
-/// The access log format: one JSON object per request.
-pub fn access_log_format() -> String {
+/// The access log format: one JSON object per request (the same for every stage: built once).
+pub fn access_log_format() -> &'static str {
+    static FORMAT: std::sync::LazyLock<String> = std::sync::LazyLock::new(build_access_log_format);
+    FORMAT.as_str()
+}
+
+fn build_access_log_format() -> String {
     let fields = [
         ("requestId", "$context.requestId"),
         ("extendedRequestId", "$context.extendedRequestId"),
