@@ -298,14 +298,14 @@ fn stack_artifacts(
             let stage = &resolved.stages[s];
             let document = openapi::document(resolved, stage);
             limits::policy(resolved, stack, &document, &mut sink);
-            let document_json = to_json(&document);
-            let template = stage::template(resolved, stage, document, &document_json);
-            artifacts.push(Artifact::new(
+            let openapi = Artifact::new(
                 ArtifactKind::OpenApi,
                 naming::openapi_path(resolved, stage),
                 Some(stack.name.clone()),
-                document_json,
-            ));
+                to_json(&document),
+            );
+            let template = stage::template(resolved, stage, document, &openapi.sha256);
+            artifacts.push(openapi);
             for (kind, payload) in datadog::monitors(resolved, stage) {
                 artifacts.push(Artifact::new(
                     ArtifactKind::DatadogMonitor,

@@ -8,7 +8,6 @@
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::object;
 use crate::model::Backend;
@@ -70,18 +69,17 @@ pub fn body(document: Value) -> Value {
     body
 }
 
-/// The stack template of one stage, given its OpenAPI document and that document as written
-/// (whose hash names the deployment: the body differs from it only by the authorizer's URI,
-/// which is the same for every build).
-pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_json: &[u8]) -> Value {
+/// The stack template of one stage, given its OpenAPI document and the hex sha256 of that
+/// document as written (which names the deployment: the body differs from it only by the
+/// authorizer's URI, which is the same for every build).
+pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sha256: &str) -> Value {
     let estate = &resolved.estate;
     let api = &estate.apis[stage.api];
     let env = &estate.environments[stage.env];
     let account = &estate.accounts[resolved.env_account[stage.env]];
     let stage_name = naming::stage_name(resolved, stage);
     let body = body(document);
-    let digest = Sha256::digest(document_json);
-    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let hash: String = document_sha256.chars().take(12).collect();
     let deployment = format!("Deployment{hash}");
 
     let mut resources = Map::new();
