@@ -95,6 +95,7 @@ fn imports_follow_the_pipeline() {
     let layers: &[(&str, u8)] = &[
         ("source", 0),
         ("diagnostics", 0),
+        ("digest", 0),
         ("stdlib", 0),
         ("model", 1),
         ("parse", 1),

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use crate::digest::{hex, sha256};
 use crate::lower::FilePart;
 use crate::source::{FileId, FileKind, SourceFile};
 
@@ -26,10 +27,6 @@ pub trait Store: Sync {
     fn get(&self, key: &str) -> Option<Vec<u8>>;
     /// Stores an entry (best effort: a cache that cannot be written is only slower).
     fn put(&self, key: &str, entry: Vec<u8>);
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The cache key of a file.
@@ -58,7 +55,7 @@ pub fn key(source: &SourceFile) -> String {
 /// Stores a file's lowered model.
 pub fn save(store: &dyn Store, key: &str, part: &FilePart) {
     let Ok(payload) = serde_json::to_vec(part) else { return };
-    let mut entry = format!("{FORMAT}\n{}\n", hex(&Sha256::digest(&payload))).into_bytes();
+    let mut entry = format!("{FORMAT}\n{}\n", sha256(&payload)).into_bytes();
     entry.extend(payload);
     store.put(key, entry);
 }
@@ -68,7 +65,7 @@ pub fn load(store: &dyn Store, key: &str, file: FileId) -> Option<FilePart> {
     let entry = store.get(key)?;
     let rest = entry.strip_prefix(format!("{FORMAT}\n").as_bytes())?;
     let (checksum, payload) = (rest.get(..64)?, rest.get(65..)?);
-    if rest.get(64) != Some(&b'\n') || checksum != hex(&Sha256::digest(payload)).as_bytes() {
+    if rest.get(64) != Some(&b'\n') || checksum != sha256(payload).as_bytes() {
         return None;
     }
     file.loading(|| serde_json::from_slice(payload).ok())

@@ -22,6 +22,7 @@
 pub mod cache;
 pub mod check;
 pub mod diagnostics;
+pub mod digest;
 pub mod emit;
 pub mod graph;
 pub mod lower;

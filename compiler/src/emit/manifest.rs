@@ -4,7 +4,6 @@
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::{Artifact, ArtifactKind, object};
 use crate::graph::Plan;
@@ -16,16 +15,7 @@ pub const PATH: &str = "manifest.json";
 /// Format marker, bumped when the manifest's shape changes incompatibly.
 pub const FORMAT: &str = "idpc-manifest/1";
 
-/// Lower-case hex sha256 of some bytes.
-pub fn sha256(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(64);
-    for byte in Sha256::digest(bytes) {
-        text.push(char::from(HEX[usize::from(byte >> 4)]));
-        text.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    text
-}
+pub use crate::digest::sha256;
 
 /// The manifest of a build.
 pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Value {
@@ -70,12 +60,4 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Val
         ("stacks", Value::Array(stacks)),
         ("artifacts", Value::Array(artifacts)),
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sha256_hex() {
-        assert_eq!(super::sha256(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
 }
