@@ -295,3 +295,19 @@ fn every_artifact_path_stays_inside_out() {
         }
     }
 }
+
+#[test]
+fn every_file_is_canonical_json() {
+    // Sorted keys, two-space indent, newline at the end: what `serde_json` writes for the
+    // parsed value. Guards the manifest, which is serialized from structs whose fields must
+    // be declared in sorted order, and the formatter that replaces serde_json's own.
+    for (name, dir) in examples() {
+        for (path, bytes) in output_files(&load(&dir)) {
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{name}/{path}: not JSON: {e}"));
+            let mut canonical = serde_json::to_vec_pretty(&value).expect("serializes");
+            canonical.push(b'\n');
+            assert!(bytes == canonical, "{name}/{path} is not in canonical form");
+        }
+    }
+}

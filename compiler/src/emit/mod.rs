@@ -112,10 +112,17 @@ pub fn object<const N: usize>(entries: [(&str, serde_json::Value); N]) -> serde_
 
 /// Serializes a JSON value: two-space indent, keys sorted, trailing newline.
 pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(4096);
+    to_json_with_capacity(value, 4096)
+}
+
+/// [`to_json`] for any value whose objects list their keys in sorted order (a
+/// `serde_json::Value`, or a struct declaring its fields sorted), into a buffer of
+/// `capacity` bytes to start with.
+pub fn to_json_with_capacity<T: serde::Serialize + ?Sized>(value: &T, capacity: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(capacity);
     let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, Pretty::default());
-    if serde::Serialize::serialize(value, &mut serializer).is_err() {
-        // Writing into a Vec cannot fail, and a Value always serializes.
+    if value.serialize(&mut serializer).is_err() {
+        // Writing into a Vec cannot fail, and these values always serialize.
         bytes.clear();
     }
     bytes.push(b'\n');
@@ -275,7 +282,8 @@ pub fn emit_into(
         )));
     }
     artifacts.par_sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = to_json(&manifest::manifest(resolved, plan, &artifacts));
+    // About 350 bytes an artifact: one allocation for the whole manifest.
+    let manifest = to_json_with_capacity(&manifest::manifest(resolved, plan, &artifacts), 4096 + artifacts.len() * 512);
     Output { artifacts, manifest, streamed: consumer.is_some() }
 }
 
