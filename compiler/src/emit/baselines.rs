@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 
 use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
-use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
@@ -44,11 +43,11 @@ pub struct Monitor {
     pub payload: Value,
 }
 
-/// Everything the baselines rendered.
+/// What the baselines of one stack rendered.
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
-    /// CloudFormation fragments by stack, in instance order.
-    pub fragments: BTreeMap<StackKind, Vec<Fragment>>,
+    /// CloudFormation fragments, in instance order.
+    pub fragments: Vec<Fragment>,
     /// Datadog monitors, in instance order.
     pub monitors: Vec<Monitor>,
 }
@@ -57,7 +56,6 @@ pub struct Rendered {
 struct Job<'a> {
     index: usize,
     instance: &'a Instance,
-    kind: StackKind,
     stack: &'a crate::graph::Stack,
     decl: &'a crate::model::BaselineDecl,
     template: &'a crate::model::TemplateDecl,
@@ -65,8 +63,22 @@ struct Job<'a> {
     file: FileId,
 }
 
-/// Renders every template of every instance that belongs to a planned stack.
-pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Rendered {
+/// The baseline templates of a build, each registered once, and what each planned baseline
+/// stack renders with them. A stack's templates render when the stack does
+/// ([`Templates::render_stack`]), so that no stack's fragments wait in memory for the others.
+pub struct Templates<'a> {
+    registry: Handlebars<'a>,
+    jobs: BTreeMap<StackKind, Vec<Job<'a>>>,
+}
+
+/// Registers every template that an instance of a planned stack uses; a missing or broken
+/// template is reported once per use that needs it.
+pub fn prepare<'a>(
+    resolved: &'a Resolved,
+    plan: &'a Plan,
+    sources: &SourceSet,
+    sink: &mut Diagnostics,
+) -> Templates<'a> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(handlebars::no_escape);
@@ -74,10 +86,8 @@ pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut 
     registry.register_helper("concat", Box::new(concat_helper));
     let files: BTreeMap<&str, FileId> = sources.iter().map(|(id, f)| (f.path.as_str(), id)).collect();
     let mut registered: BTreeMap<String, Result<(), Diagnostic>> = BTreeMap::new();
-    let mut rendered = Rendered::default();
     let stacks: BTreeMap<StackKind, &crate::graph::Stack> = plan.stacks.iter().map(|s| (s.kind, s)).collect();
-    // First, sequentially: which template each use renders, registering each template once.
-    let mut jobs = Vec::new();
+    let mut jobs: BTreeMap<StackKind, Vec<Job<'a>>> = BTreeMap::new();
     for (index, instance) in resolved.instances.iter().enumerate() {
         let kind = match instance.owner {
             Owner::Account(a) => StackKind::Account(a),
@@ -107,69 +117,73 @@ pub fn render(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut 
                 );
                 continue;
             }
-            jobs.push(Job { index, instance, kind, stack, decl, template, path, file });
+            jobs.entry(kind).or_default().push(Job { index, instance, stack, decl, template, path, file });
         }
     }
-    // Then every use renders on its own, in parallel; results are taken in job order.
-    let results: Vec<Result<Value, Diagnostic>> = jobs
-        .par_iter()
-        .map(|job| {
+    Templates { registry, jobs }
+}
+
+impl Templates<'_> {
+    /// Renders the templates of one baseline stack's instances, in instance order, into
+    /// checked fragments and monitors.
+    pub fn render_stack(&self, resolved: &Resolved, sources: &SourceSet, kind: StackKind) -> (Rendered, Diagnostics) {
+        let mut sink = Diagnostics::new();
+        let mut rendered = Rendered::default();
+        for job in self.jobs.get(&kind).map(Vec::as_slice).unwrap_or_default() {
             let failure = |message: String, at: Span| {
                 Diagnostic::new(Code::BadTemplate, message)
                     .primary(job.instance.span, format!("rendering `{}` for this use failed", job.template.file.value))
                     .secondary(at, "template")
             };
             let context = context(resolved, job.instance, &job.stack.name);
-            let text = registry.render(&job.path, &context).map_err(|error| {
-                let at = template_span(sources, job.file, error.line_no.zip(error.column_no));
-                failure(format!("template `{}` failed: {}", job.path, error.reason()), at)
-            })?;
-            serde_json::from_str(&text).map_err(|error| {
-                let message = format!(
-                    "template `{}` rendered invalid JSON: {error} (line {} of the output)",
-                    job.path,
-                    error.line()
-                );
-                failure(message, Span::new(job.file, 0, 0))
-            })
-        })
-        .collect();
-    for (job, result) in jobs.iter().zip(results) {
-        let value = match result {
-            Ok(value) => value,
-            Err(diagnostic) => {
-                sink.push(diagnostic);
-                continue;
+            let text = match self.registry.render(&job.path, &context) {
+                Ok(text) => text,
+                Err(error) => {
+                    let at = template_span(sources, job.file, error.line_no.zip(error.column_no));
+                    sink.push(failure(format!("template `{}` failed: {}", job.path, error.reason()), at));
+                    continue;
+                }
+            };
+            let value: Value = match serde_json::from_str(&text) {
+                Ok(value) => value,
+                Err(error) => {
+                    let message = format!(
+                        "template `{}` rendered invalid JSON: {error} (line {} of the output)",
+                        job.path,
+                        error.line()
+                    );
+                    sink.push(failure(message, Span::new(job.file, 0, 0)));
+                    continue;
+                }
+            };
+            let path = &job.path;
+            let whole_template = Span::new(job.file, 0, 0);
+            match job.template.artifact {
+                TemplateArtifact::CloudFormation => match fragment(job.index, &job.decl.name.value.pascal(), value) {
+                    Ok(fragment) => rendered.fragments.push(fragment),
+                    Err(problem) => sink.push(failure(format!("template `{path}` {problem}"), whole_template)),
+                },
+                TemplateArtifact::DatadogMonitor => match value {
+                    Value::Null => {}
+                    Value::Object(_) => rendered.monitors.push(Monitor {
+                        path: naming::baseline_monitor_path(
+                            &job.stack.name,
+                            job.instance.name.as_str(),
+                            job.template.stem(),
+                        ),
+                        stack: job.stack.name.clone(),
+                        payload: value,
+                    }),
+                    _ => sink.push(failure(
+                        format!("template `{path}` must render one monitor object or null"),
+                        whole_template,
+                    )),
+                },
             }
-        };
-        let failure = |message: String| {
-            Diagnostic::new(Code::BadTemplate, message)
-                .primary(job.instance.span, format!("rendering `{}` for this use failed", job.template.file.value))
-                .secondary(Span::new(job.file, 0, 0), "template")
-        };
-        let path = &job.path;
-        match job.template.artifact {
-            TemplateArtifact::CloudFormation => match fragment(job.index, &job.decl.name.value.pascal(), value) {
-                Ok(fragment) => rendered.fragments.entry(job.kind).or_default().push(fragment),
-                Err(problem) => sink.push(failure(format!("template `{path}` {problem}"))),
-            },
-            TemplateArtifact::DatadogMonitor => match value {
-                Value::Null => {}
-                Value::Object(_) => rendered.monitors.push(Monitor {
-                    path: naming::baseline_monitor_path(
-                        &job.stack.name,
-                        job.instance.name.as_str(),
-                        job.template.stem(),
-                    ),
-                    stack: job.stack.name.clone(),
-                    payload: value,
-                }),
-                _ => sink.push(failure(format!("template `{path}` must render one monitor object or null"))),
-            },
         }
+        check_collisions(resolved, &rendered.fragments, &mut sink);
+        (rendered, sink)
     }
-    check_collisions(resolved, &rendered, sink);
-    rendered
 }
 
 fn register(registry: &mut Handlebars<'_>, path: &str, file: FileId, sources: &SourceSet) -> Result<(), Diagnostic> {
@@ -248,22 +262,20 @@ fn fragment(instance: usize, prefix: &str, value: Value) -> Result<Fragment, Str
 }
 
 /// Two baselines of one stack must not define the same logical id.
-fn check_collisions(resolved: &Resolved, rendered: &Rendered, sink: &mut Diagnostics) {
-    for fragments in rendered.fragments.values() {
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-        for fragment in fragments {
-            for id in fragment.resources.keys().chain(fragment.outputs.keys()) {
-                if let Some(&first) = seen.get(id.as_str()) {
-                    let (a, b) = (&resolved.instances[first], &resolved.instances[fragment.instance]);
-                    sink.push(
-                        Diagnostic::new(Code::BadTemplate, format!("`{}` and `{}` both define `{id}`", a.name, b.name))
-                            .primary(b.span, "second definition")
-                            .secondary(a.span, "first definition")
-                            .help("logical ids start with the baseline's own name; rename one"),
-                    );
-                } else {
-                    seen.insert(id, fragment.instance);
-                }
+fn check_collisions(resolved: &Resolved, fragments: &[Fragment], sink: &mut Diagnostics) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for fragment in fragments {
+        for id in fragment.resources.keys().chain(fragment.outputs.keys()) {
+            if let Some(&first) = seen.get(id.as_str()) {
+                let (a, b) = (&resolved.instances[first], &resolved.instances[fragment.instance]);
+                sink.push(
+                    Diagnostic::new(Code::BadTemplate, format!("`{}` and `{}` both define `{id}`", a.name, b.name))
+                        .primary(b.span, "second definition")
+                        .secondary(a.span, "first definition")
+                        .help("logical ids start with the baseline's own name; rename one"),
+                );
+            } else {
+                seen.insert(id, fragment.instance);
             }
         }
     }

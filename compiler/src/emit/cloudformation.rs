@@ -10,15 +10,15 @@ use crate::graph::Stack;
 use crate::resolve::Resolved;
 
 /// A baseline stack: the fragments of its instances, merged (ids are unique, checked by
-/// `baselines::render`).
-pub fn baseline_stack(resolved: &Resolved, stack: &Stack, fragments: &[Fragment]) -> Value {
+/// `baselines::Templates::render_stack`).
+pub fn baseline_stack(resolved: &Resolved, stack: &Stack, fragments: Vec<Fragment>) -> Value {
     let mut resources = Map::new();
     let mut outputs = Map::new();
     let mut names: Vec<&str> = Vec::new();
     for fragment in fragments {
         names.push(resolved.instances[fragment.instance].name.as_str());
-        resources.extend(fragment.resources.clone());
-        outputs.extend(fragment.outputs.clone());
+        resources.extend(fragment.resources);
+        outputs.extend(fragment.outputs);
     }
     let description = format!("idpc {}: baselines {}", stack.name, names.join(", "));
     template(description, resources, outputs)

@@ -236,14 +236,14 @@ pub fn emit_into(
         }
         artifact
     };
-    let rendered = baselines::render(resolved, plan, sources, sink);
-    // Every stack renders on its own; collecting in plan order keeps the result independent
-    // of scheduling.
+    let templates = baselines::prepare(resolved, plan, sources, sink);
+    // Every stack renders on its own (a baseline stack its templates too); collecting in plan
+    // order keeps the result independent of scheduling.
     let per_stack: Vec<(Vec<Artifact>, Diagnostics)> = plan
         .stacks
         .par_iter()
         .map(|stack| {
-            let (artifacts, diagnostics) = stack_artifacts(resolved, stack, &rendered);
+            let (artifacts, diagnostics) = stack_artifacts(resolved, sources, stack, &templates);
             (artifacts.into_iter().map(hand_over).collect(), diagnostics)
         })
         .collect();
@@ -272,35 +272,33 @@ pub fn emit_into(
         })
         .collect();
     artifacts.extend(dashboards);
-    for monitor in rendered.monitors {
-        let payload = to_json(&monitor.payload);
-        artifacts.push(hand_over(Artifact::new(
-            ArtifactKind::DatadogMonitor,
-            monitor.path,
-            Some(monitor.stack),
-            payload,
-        )));
-    }
     artifacts.par_sort_by(|a, b| a.path.cmp(&b.path));
     // About 350 bytes an artifact: one allocation for the whole manifest.
     let manifest = to_json_with_capacity(&manifest::manifest(resolved, plan, &artifacts), 4096 + artifacts.len() * 512);
     Output { artifacts, manifest, streamed: consumer.is_some() }
 }
 
-/// The artifacts of one stack (its template, and for an API stage its OpenAPI document and
-/// Datadog payloads), with the problems found on the way.
+/// The artifacts of one stack (its template; for a baseline stack the monitors its baselines
+/// render; for an API stage its OpenAPI document and Datadog payloads), with the problems
+/// found on the way.
 fn stack_artifacts(
     resolved: &Resolved,
+    sources: &SourceSet,
     stack: &crate::graph::Stack,
-    rendered: &baselines::Rendered,
+    templates: &baselines::Templates<'_>,
 ) -> (Vec<Artifact>, Diagnostics) {
     let mut sink = Diagnostics::new();
     let mut artifacts = Vec::new();
     let template = match stack.kind {
         StackKind::Organisation => cloudformation::organisation_stack(resolved),
         StackKind::Account(_) | StackKind::Environment(_) => {
-            let fragments = rendered.fragments.get(&stack.kind).map(Vec::as_slice).unwrap_or_default();
-            cloudformation::baseline_stack(resolved, stack, fragments)
+            let (rendered, diagnostics) = templates.render_stack(resolved, sources, stack.kind);
+            sink.append(diagnostics);
+            for monitor in rendered.monitors {
+                let payload = to_json(&monitor.payload);
+                artifacts.push(Artifact::new(ArtifactKind::DatadogMonitor, monitor.path, Some(monitor.stack), payload));
+            }
+            cloudformation::baseline_stack(resolved, stack, rendered.fragments)
         }
         StackKind::Stage(s) => {
             let stage = &resolved.stages[s];
