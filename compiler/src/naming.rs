@@ -150,15 +150,20 @@ pub fn baseline_names(resolved: &Resolved, account: usize, env: Option<usize>) -
 /// `API_GW_XRAY_ENABLED` gives `idpc-api-gw-xray-enabled` and `ConfigComplianceRuleApiGwXrayEnabled`.
 pub fn config_rule_names(identifier: &str) -> (String, String) {
     let lower = identifier.to_ascii_lowercase();
-    let parts: Vec<&str> = lower.split(['_', '-']).filter(|p| !p.is_empty()).collect();
-    let pascal: String = parts
-        .iter()
-        .map(|p| {
-            let mut chars = p.chars();
-            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        })
-        .collect();
-    (format!("idpc-{}", parts.join("-")), format!("ConfigComplianceRule{pascal}"))
+    let mut name = String::from("idpc-");
+    let mut logical_id = String::from("ConfigComplianceRule");
+    for (i, part) in lower.split(['_', '-']).filter(|p| !p.is_empty()).enumerate() {
+        if i > 0 {
+            name.push('-');
+        }
+        name.push_str(part);
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            logical_id.push(first.to_ascii_uppercase());
+            logical_id.push_str(chars.as_str());
+        }
+    }
+    (name, logical_id)
 }
 
 /// Datadog tags of everything idpc creates for an account (and environment).
@@ -175,4 +180,18 @@ pub fn datadog_tags(resolved: &Resolved, account: usize, env: Option<usize>) -> 
     }
     tags.sort();
     tags
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn config_rule_names() {
+        let names = |id: &str| super::config_rule_names(id);
+        assert_eq!(
+            names("API_GW_XRAY_ENABLED"),
+            ("idpc-api-gw-xray-enabled".to_owned(), "ConfigComplianceRuleApiGwXrayEnabled".to_owned())
+        );
+        assert_eq!(names("S3__BUCKET-_x"), ("idpc-s3-bucket-x".to_owned(), "ConfigComplianceRuleS3BucketX".to_owned()));
+        assert_eq!(names(""), ("idpc-".to_owned(), "ConfigComplianceRule".to_owned()));
+    }
 }

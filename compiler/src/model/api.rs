@@ -147,21 +147,23 @@ impl Route {
     /// The OpenAPI `operationId`: method, then each segment in PascalCase, parameters as
     /// `By<Name>`: `GET /accounts/{accountId}` gives `getAccountsByAccountId`.
     pub fn operation_id(&self) -> String {
-        let pascal = |text: &str| -> String {
-            text.split(['-', '.', '_', ':'])
-                .map(|part| {
-                    let mut chars = part.chars();
-                    chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                })
-                .collect()
+        // Each part's first character in upper case, written straight into `id`.
+        let pascal = |id: &mut String, text: &str| {
+            for part in text.split(['-', '.', '_', ':']) {
+                let mut chars = part.chars();
+                if let Some(first) = chars.next() {
+                    id.push(first.to_ascii_uppercase());
+                    id.push_str(chars.as_str());
+                }
+            }
         };
         let mut id = self.method.value.openapi_key().to_owned();
         for segment in &self.segments {
             match segment {
-                Segment::Literal(l) => id.push_str(&pascal(l)),
+                Segment::Literal(l) => pascal(&mut id, l),
                 Segment::Param(p) => {
                     id.push_str("By");
-                    id.push_str(&pascal(p));
+                    pascal(&mut id, p);
                 }
             }
         }
@@ -234,4 +236,32 @@ pub struct Slo {
     pub timeframe: Spanned<String>,
     /// The `slo` node.
     pub span: Span,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{FileId, Span};
+
+    fn route(method: Method, segments: Vec<Segment>) -> Route {
+        let span = Span::new(FileId(0), 0, 0);
+        Route {
+            method: Spanned { value: method, span },
+            path: Spanned { value: String::new(), span },
+            segments,
+            scopes: Vec::new(),
+            span,
+        }
+    }
+
+    #[test]
+    fn operation_ids() {
+        let lit = |s: &str| Segment::Literal(s.to_owned());
+        let param = |s: &str| Segment::Param(s.to_owned());
+        let get = route(Method::Get, vec![lit("accounts"), param("accountId")]);
+        assert_eq!(get.operation_id(), "getAccountsByAccountId");
+        let post = route(Method::Post, vec![lit("fx-rates.v2"), lit("a_b:c"), param("x-y"), lit("--")]);
+        assert_eq!(post.operation_id(), "postFxRatesV2ABCByXY");
+        assert_eq!(route(Method::Get, Vec::new()).operation_id(), "getRoot");
+    }
 }
