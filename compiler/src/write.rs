@@ -195,7 +195,26 @@ fn swap(staging: &Path, out: &Path) -> Result<(), WriteError> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_relative;
+    use super::{remove_tree, safe_relative};
+
+    #[cfg(unix)]
+    #[test]
+    fn removing_a_tree_never_follows_symlinks() {
+        // A rebuild removes the previous output; a link someone put in it must go, never what
+        // it points to.
+        let root = tempfile::tempdir().unwrap();
+        let (tree, outside) = (root.path().join("out"), root.path().join("outside"));
+        std::fs::create_dir_all(tree.join("apis/a/prod/monitors")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("keep.json"), "{}").unwrap();
+        std::fs::write(tree.join("apis/a/prod/monitors/latency.json"), "{}").unwrap();
+        std::fs::write(tree.join("manifest.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("apis/link-to-dir")).unwrap();
+        std::os::unix::fs::symlink(outside.join("keep.json"), tree.join("link-to-file.json")).unwrap();
+        remove_tree(&tree);
+        assert!(!tree.exists());
+        assert_eq!(std::fs::read_to_string(outside.join("keep.json")).unwrap(), "{}");
+    }
 
     #[test]
     fn artifact_paths_stay_inside_out() {
