@@ -83,15 +83,32 @@ impl Staging {
         }
         let target = self.dir.join(path);
         if let Some(folder) = target.parent() {
-            let known = self.folders.lock().map(|f| f.contains(folder)).unwrap_or(false);
-            if !known {
-                fs::create_dir_all(folder).map_err(|e| WriteError::Io(folder.to_path_buf(), e))?;
-                if let Ok(mut folders) = self.folders.lock() {
-                    folders.insert(folder.to_path_buf());
-                }
-            }
+            self.make_folder(folder)?;
         }
         fs::write(&target, bytes).map_err(|e| WriteError::Io(target.clone(), e))
+    }
+
+    /// Creates a folder of the new tree and the parents it lacks, one `mkdir` each, from the
+    /// outermost; each is remembered, so that no folder is created (or probed) twice.
+    fn make_folder(&self, folder: &Path) -> Result<(), WriteError> {
+        let missing: Vec<&Path> = match self.folders.lock() {
+            Ok(folders) => folder.ancestors().take_while(|f| !folders.contains(*f)).collect(),
+            Err(_) => vec![folder],
+        };
+        for made in missing.into_iter().rev() {
+            match fs::create_dir(made) {
+                // Another thread may have made it in the meantime.
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    // Whatever the cause, `create_dir_all` makes the folder or says why not.
+                    fs::create_dir_all(made).map_err(|e| WriteError::Io(made.to_path_buf(), e))?;
+                }
+                _ => {}
+            }
+            if let Ok(mut folders) = self.folders.lock() {
+                folders.insert(made.to_path_buf());
+            }
+        }
+        Ok(())
     }
 
     /// Writes the manifest and swaps the new tree in for OUT, which must be empty or an
