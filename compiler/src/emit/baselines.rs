@@ -135,6 +135,7 @@ impl Templates<'_> {
                     .primary(job.instance.span, format!("rendering `{}` for this use failed", job.template.file.value))
                     .secondary(at, "template")
             };
+            let whole_template = Span::new(job.file, 0, 0);
             let context = context(resolved, job.instance, &job.stack.name);
             let text = match self.registry.render(&job.path, &context) {
                 Ok(text) => text,
@@ -152,12 +153,11 @@ impl Templates<'_> {
                         job.path,
                         error.line()
                     );
-                    sink.push(failure(message, Span::new(job.file, 0, 0)));
+                    sink.push(failure(message, whole_template));
                     continue;
                 }
             };
             let path = &job.path;
-            let whole_template = Span::new(job.file, 0, 0);
             match job.template.artifact {
                 TemplateArtifact::CloudFormation => match fragment(job.index, &job.decl.name.value.pascal(), value) {
                     Ok(fragment) => rendered.fragments.push(fragment),

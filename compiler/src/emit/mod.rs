@@ -142,7 +142,7 @@ impl Pretty {
     /// A line break and indentation for up to 63 levels (deeper levels write the rest).
     const BREAK: &'static [u8; 127] = b"\n                                                                                                                              ";
 
-    fn line<W: ?Sized + std::io::Write>(&self, writer: &mut W, depth: usize) -> std::io::Result<()> {
+    fn line<W: ?Sized + std::io::Write>(writer: &mut W, depth: usize) -> std::io::Result<()> {
         let spaces = depth * 2;
         let head = spaces.min(Self::BREAK.len() - 1);
         writer.write_all(Self::BREAK.get(..=head).unwrap_or_default())?;
@@ -161,7 +161,7 @@ impl Pretty {
     fn close<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
         self.depth = self.depth.saturating_sub(1);
         if self.has_value {
-            self.line(writer, self.depth)?;
+            Self::line(writer, self.depth)?;
         }
         writer.write_all(bracket)
     }
@@ -170,7 +170,7 @@ impl Pretty {
         if !first {
             writer.write_all(b",")?;
         }
-        self.line(writer, self.depth)
+        Self::line(writer, self.depth)
     }
 }
 
