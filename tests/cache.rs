@@ -150,3 +150,52 @@ fn keys_change_with_path_kind_and_text() {
     assert_ne!(base, cache::key(&file("a.kdl", "y")));
     assert_ne!(cache::key(&file("baselines/a/baseline.kdl", "x")), cache::key(&file("a.kdl", "x")));
 }
+
+#[test]
+fn a_disk_cache_forgets_what_no_build_used_for_a_month_and_nothing_else() {
+    use std::time::{Duration, SystemTime};
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("cache");
+    let store = cache::DiskStore::new(dir.clone());
+    let files = load(&repo_root().join("examples/reference"));
+    let cold = outputs(&compile_cached(&files, &store));
+    let set_age = |path: &std::path::Path, days: u64| {
+        let file = std::fs::File::options().append(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(days * 86_400)).unwrap();
+    };
+    let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|f| f.path().is_dir())
+        .flat_map(|f| std::fs::read_dir(f.path()).unwrap().filter_map(Result::ok).map(|e| e.path()))
+        .collect();
+    entries.sort();
+    assert!(entries.len() >= 3);
+    let (unused, used, kept) = (&entries[0], &entries[1], &entries[2]);
+    // Two entries untouched for 40 days; a build then reads one of them, which marks it used.
+    set_age(unused, 40);
+    set_age(used, 40);
+    let used_key = used.file_name().unwrap().to_str().unwrap();
+    assert!(store.get(used_key).is_some());
+    // Old files the store did not write, in and beside its folders, are not its to remove.
+    let prefix = unused.parent().unwrap();
+    let foreign = [prefix.join("notes.txt"), dir.join("zz").join("a".repeat(64)), dir.join("old.log")];
+    for path in &foreign {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "not idpc's").unwrap();
+        set_age(path, 400);
+    }
+    store.sweep();
+    assert!(!unused.exists(), "an entry unused for 40 days is removed");
+    assert!(used.exists() && kept.exists());
+    for path in &foreign {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    // At most one sweep a day: an entry that turns old now stays until tomorrow's.
+    set_age(kept, 40);
+    store.sweep();
+    assert!(kept.exists());
+    // What was swept is only a miss: the next build lowers that file again, same output.
+    assert_eq!(outputs(&compile_cached(&files, &store)), cold);
+    assert!(unused.exists(), "the missing entry is written again");
+}

@@ -6,11 +6,14 @@
 //! the fingerprint of the lowering code (see `build.rs`), the file's kind, path and text. An
 //! entry holds its own checksum; an entry that cannot be read, does not match its checksum or
 //! does not decode is ignored (and rewritten), never trusted. Only files that lowered without
-//! any diagnostic are stored, so a hit never hides a problem.
+//! any diagnostic are stored, so a hit never hides a problem. On disk, entries no build used
+//! for a month are swept away ([`DiskStore::sweep`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -71,12 +74,20 @@ pub fn load(store: &dyn Store, key: &str, file: FileId) -> Option<FilePart> {
     file.loading(|| serde_json::from_slice(payload).ok())
 }
 
-/// Entries as files in a folder (`--cache DIR`), two-level by key.
+/// Entries as files in a folder (`--cache DIR`), two-level by key. An entry's modification
+/// time says when a build last used it; [`DiskStore::sweep`] removes the ones no build used
+/// for [`DiskStore::UNUSED_DAYS`] days, so that a folder a CI runner keeps forever does not
+/// grow with every version of every file (nor keep what an older idpc wrote).
 pub struct DiskStore {
     dir: PathBuf,
 }
 
 impl DiskStore {
+    /// Days after which an entry no build used is removed.
+    pub const UNUSED_DAYS: u64 = 30;
+    /// The file whose modification time records the last sweep.
+    const SWEPT: &'static str = ".swept";
+
     /// A store in `dir` (created on first write).
     pub fn new(dir: PathBuf) -> DiskStore {
         DiskStore { dir }
@@ -85,11 +96,66 @@ impl DiskStore {
     fn path(&self, key: &str) -> PathBuf {
         self.dir.join(key.get(..2).unwrap_or("xx")).join(key)
     }
+
+    /// Removes entries (and temporary files of killed builds) that no build used for
+    /// [`DiskStore::UNUSED_DAYS`] days; at most once a day, so a build pays for the walk
+    /// rarely. Only files named as this store names them are touched, whatever else the
+    /// folder holds. Best effort: an entry removed under a concurrent build is a miss for it.
+    pub fn sweep(&self) {
+        let marker = self.dir.join(Self::SWEPT);
+        if age(&marker).is_some_and(|age| age < DAY) || !self.dir.is_dir() {
+            return;
+        }
+        let limit = DAY * u32::try_from(Self::UNUSED_DAYS).unwrap_or(u32::MAX);
+        let folders = std::fs::read_dir(&self.dir).into_iter().flatten().filter_map(Result::ok);
+        for folder in folders {
+            let prefix = folder.file_name().to_string_lossy().into_owned();
+            if prefix.len() != 2 || !is_hex(&prefix) || !folder.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            for entry in std::fs::read_dir(folder.path()).into_iter().flatten().filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                // An entry, `<key>`, or a temporary one, `.<key>.<pid>.tmp`.
+                let key = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")).and_then(|n| n.split_once('.'));
+                let key =
+                    key.filter(|(_, pid)| pid.bytes().all(|b| b.is_ascii_digit())).map_or(name.as_str(), |(k, _)| k);
+                let ours = key.len() == 64 && is_hex(key) && key.starts_with(&prefix);
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if ours && is_file && age(&entry.path()).is_some_and(|age| age > limit) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+            // Only an emptied folder goes.
+            let _ = std::fs::remove_dir(folder.path());
+        }
+        let _ = std::fs::write(&marker, b"");
+    }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Whether a name is lower-case hex, as keys are.
+fn is_hex(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// How long ago a file was last modified.
+fn age(path: &std::path::Path) -> Option<Duration> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    SystemTime::now().duration_since(modified).ok()
 }
 
 impl Store for DiskStore {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.path(key)).ok()
+        let mut file = std::fs::File::open(self.path(key)).ok()?;
+        let mut entry = Vec::new();
+        file.read_to_end(&mut entry).ok()?;
+        // Mark it used, once a day at most (a build reads thousands of entries).
+        let modified = file.metadata().and_then(|m| m.modified()).ok();
+        if modified.and_then(|m| SystemTime::now().duration_since(m).ok()).is_some_and(|age| age > DAY) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(entry)
     }
 
     fn put(&self, key: &str, entry: Vec<u8>) {

@@ -217,6 +217,9 @@ fn load_and_compile(
     let store = common.cache.clone().map(idpc::cache::DiskStore::new);
     let hooks = idpc::Hooks { consumer, cache: store.as_ref().map(|s| s as &dyn idpc::cache::Store), skip_emit: false };
     let compilation = idpc::compile_with(&files, &options, hooks);
+    if let Some(store) = &store {
+        store.sweep();
+    }
     let root = common.estate.to_string_lossy().replace('\\', "/");
     let explain = machine::explain_base(std::env::var("IDPC_EXPLAIN_URL").ok().as_deref());
     let machine = match common.message_format {
