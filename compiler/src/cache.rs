@@ -84,7 +84,7 @@ pub struct DiskStore {
 
 impl DiskStore {
     /// Days after which an entry no build used is removed.
-    pub const UNUSED_DAYS: u64 = 30;
+    pub const UNUSED_DAYS: u32 = 30;
     /// The file whose modification time records the last sweep.
     const SWEPT: &'static str = ".swept";
 
@@ -106,7 +106,7 @@ impl DiskStore {
         if age(&marker).is_some_and(|age| age < DAY) || !self.dir.is_dir() {
             return;
         }
-        let limit = DAY * u32::try_from(Self::UNUSED_DAYS).unwrap_or(u32::MAX);
+        let limit = DAY * Self::UNUSED_DAYS;
         let folders = std::fs::read_dir(&self.dir).into_iter().flatten().filter_map(Result::ok);
         for folder in folders {
             let prefix = folder.file_name().to_string_lossy().into_owned();
@@ -148,11 +148,12 @@ fn age(path: &std::path::Path) -> Option<Duration> {
 impl Store for DiskStore {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut file = std::fs::File::open(self.path(key)).ok()?;
-        let mut entry = Vec::new();
+        let metadata = file.metadata().ok()?;
+        let mut entry = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
         file.read_to_end(&mut entry).ok()?;
         // Mark it used, once a day at most (a build reads thousands of entries).
-        let modified = file.metadata().and_then(|m| m.modified()).ok();
-        if modified.and_then(|m| SystemTime::now().duration_since(m).ok()).is_some_and(|age| age > DAY) {
+        let age = metadata.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok());
+        if age.is_some_and(|age| age > DAY) {
             let _ = file.set_modified(SystemTime::now());
         }
         Some(entry)
