@@ -141,8 +141,12 @@ fn is_hex(name: &str) -> bool {
 
 /// How long ago a file was last modified.
 fn age(path: &std::path::Path) -> Option<Duration> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
-    SystemTime::now().duration_since(modified).ok()
+    std::fs::metadata(path).ok().as_ref().and_then(age_of)
+}
+
+/// How long ago the file of some metadata was last modified.
+fn age_of(metadata: &std::fs::Metadata) -> Option<Duration> {
+    SystemTime::now().duration_since(metadata.modified().ok()?).ok()
 }
 
 impl Store for DiskStore {
@@ -152,8 +156,7 @@ impl Store for DiskStore {
         let mut entry = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
         file.read_to_end(&mut entry).ok()?;
         // Mark it used, once a day at most (a build reads thousands of entries).
-        let age = metadata.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok());
-        if age.is_some_and(|age| age > DAY) {
+        if age_of(&metadata).is_some_and(|age| age > DAY) {
             let _ = file.set_modified(SystemTime::now());
         }
         Some(entry)

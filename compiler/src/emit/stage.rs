@@ -78,6 +78,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     let env = &estate.environments[stage.env];
     let account = &estate.accounts[resolved.env_account[stage.env]];
     let stage_name = naming::stage_name(resolved, stage);
+    let rest_api_name = naming::rest_api_name(resolved, stage);
     let body = body(document);
     let hash: String = document_sha256.chars().take(12).collect();
     let deployment = format!("Deployment{hash}");
@@ -92,7 +93,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
-                "Description": format!("idpc {}: encrypts the stage's access and execution logs", naming::rest_api_name(resolved, stage)),
+                "Description": format!("idpc {rest_api_name}: encrypts the stage's access and execution logs"),
                 "EnableKeyRotation": true,
                 "KeyPolicy": {
                     "Version": "2012-10-17",
@@ -134,10 +135,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
             ),
         ])
     };
-    resources.insert(
-        "AccessLogGroup".into(),
-        log_group(json!(format!("/idpc/apigateway/{}/access", naming::rest_api_name(resolved, stage)))),
-    );
+    resources.insert("AccessLogGroup".into(), log_group(json!(format!("/idpc/apigateway/{rest_api_name}/access"))));
     resources.insert(
         "ExecutionLogGroup".into(),
         log_group(json!({ "Fn::Sub": format!("API-Gateway-Execution-Logs_${{RestApi}}/{stage_name}") })),
@@ -149,7 +147,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
             (
                 "Properties",
                 object([
-                    ("Name", json!(naming::rest_api_name(resolved, stage))),
+                    ("Name", json!(rest_api_name)),
                     (
                         "Description",
                         json!(format!(
