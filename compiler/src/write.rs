@@ -7,7 +7,7 @@
 //! OUT is only ever replaced when it is empty or holds an idpc `manifest.json`, so a mistyped
 //! `-o` cannot wipe an unrelated folder.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -53,8 +53,8 @@ pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
 pub struct Staging {
     out: PathBuf,
     dir: PathBuf,
-    /// Folders known to exist, so that each is created once.
-    folders: Mutex<BTreeSet<PathBuf>>,
+    /// Folders known to exist (relative to `dir`), so that each is created once.
+    folders: Mutex<HashSet<String>>,
 }
 
 impl Staging {
@@ -72,7 +72,7 @@ impl Staging {
             fs::remove_dir_all(&dir).map_err(|e| WriteError::Io(dir.clone(), e))?;
         }
         fs::create_dir(&dir).map_err(|e| WriteError::Io(dir.clone(), e))?;
-        Ok(Staging { out: out.to_path_buf(), folders: Mutex::new(BTreeSet::from([dir.clone()])), dir })
+        Ok(Staging { out: out.to_path_buf(), folders: Mutex::new(HashSet::new()), dir })
     }
 
     /// Writes one file of the new tree.
@@ -81,31 +81,34 @@ impl Staging {
             let error = io::Error::new(io::ErrorKind::InvalidInput, "artifact path leaves the output folder");
             return Err(WriteError::Io(self.dir.join(path), error));
         }
-        let target = self.dir.join(path);
-        if let Some(folder) = target.parent() {
+        if let Some((folder, _)) = path.rsplit_once('/') {
             self.make_folder(folder)?;
         }
+        let target = self.dir.join(path);
         fs::write(&target, bytes).map_err(|e| WriteError::Io(target.clone(), e))
     }
 
-    /// Creates a folder of the new tree and the parents it lacks, one `mkdir` each, from the
-    /// outermost; each is remembered, so that no folder is created (or probed) twice.
-    fn make_folder(&self, folder: &Path) -> Result<(), WriteError> {
-        let missing: Vec<&Path> = match self.folders.lock() {
-            Ok(folders) => folder.ancestors().take_while(|f| !folders.contains(*f)).collect(),
-            Err(_) => vec![folder],
+    /// Creates a folder of the new tree (`a/b/c`, relative to it) and the parents it lacks, one
+    /// `mkdir` each, from the outermost; each is remembered, so that no folder is created (or
+    /// probed) twice.
+    fn make_folder(&self, folder: &str) -> Result<(), WriteError> {
+        let ancestors = std::iter::successors(Some(folder), |f| f.rsplit_once('/').map(|(parent, _)| parent));
+        let missing: Vec<&str> = match self.folders.lock() {
+            Ok(folders) => ancestors.take_while(|f| !folders.contains(*f)).collect(),
+            Err(_) => ancestors.collect(),
         };
         for made in missing.into_iter().rev() {
-            match fs::create_dir(made) {
+            let target = self.dir.join(made);
+            match fs::create_dir(&target) {
                 // Another thread may have made it in the meantime.
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
                     // Whatever the cause, `create_dir_all` makes the folder or says why not.
-                    fs::create_dir_all(made).map_err(|e| WriteError::Io(made.to_path_buf(), e))?;
+                    fs::create_dir_all(&target).map_err(|e| WriteError::Io(target, e))?;
                 }
                 _ => {}
             }
             if let Ok(mut folders) = self.folders.lock() {
-                folders.insert(made.to_path_buf());
+                folders.insert(made.to_owned());
             }
         }
         Ok(())
