@@ -110,9 +110,106 @@ pub fn object<const N: usize>(entries: [(&str, serde_json::Value); N]) -> serde_
     serde_json::Value::Object(entries.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
 }
 
-/// Serializes a JSON value: two-space indent, keys sorted, trailing newline.
+/// Serializes a JSON value: two-space indent, keys sorted, trailing newline (byte for byte
+/// what `serde_json::to_vec_pretty` writes, plus the newline).
 pub fn to_json(value: &serde_json::Value) -> Vec<u8> {
-    to_json_with_capacity(value, 4096)
+    let mut bytes = Vec::with_capacity(4096);
+    print_value(&mut bytes, value, 0);
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Prints a value at `depth` straight into a buffer: through serde, every bracket, comma and
+/// string went through a formatter call and an `io::Write` on the buffer, and printing was
+/// a fifth of rendering.
+fn print_value(out: &mut Vec<u8>, value: &serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // serde_json's own digits (itoa and ryu); `Display` writes floats differently.
+        Value::Number(number) => {
+            if serde_json::to_writer(&mut *out, number).is_err() {
+                out.extend_from_slice(b"null");
+            }
+        }
+        Value::String(text) => print_string(out, text),
+        Value::Array(items) if items.is_empty() => out.extend_from_slice(b"[]"),
+        Value::Object(entries) if entries.is_empty() => out.extend_from_slice(b"{}"),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                line(out, depth + 1);
+                print_value(out, item, depth + 1);
+            }
+            line(out, depth);
+            out.push(b']');
+        }
+        Value::Object(entries) => {
+            out.push(b'{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                line(out, depth + 1);
+                print_string(out, key);
+                out.extend_from_slice(b": ");
+                print_value(out, item, depth + 1);
+            }
+            line(out, depth);
+            out.push(b'}');
+        }
+    }
+}
+
+/// A line break and the indentation of `depth`.
+fn line(out: &mut Vec<u8>, depth: usize) {
+    let spaces = depth * 2;
+    let head = spaces.min(Pretty::BREAK.len() - 1);
+    out.extend_from_slice(Pretty::BREAK.get(..=head).unwrap_or_default());
+    out.resize(out.len() + (spaces - head), b' ');
+}
+
+/// A JSON string with serde_json's escapes: `\"`, `\\`, `\b \f \n \r \t`, other control
+/// characters as `\u00xx`; everything else as it is.
+fn print_string(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.push(b'"');
+    // Most strings need no escape: one check (without early exit, so it vectorises), one copy.
+    if !bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\')) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let digit = |n: u8| HEX.get(usize::from(n & 0xf)).copied().unwrap_or(b'0');
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', digit(b >> 4), digit(b)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
 }
 
 /// [`to_json`] for any value whose objects list their keys in sorted order (a
@@ -356,11 +453,19 @@ mod tests {
         let value = serde_json::json!({
             "empty_array": [], "empty_object": {}, "nested": [[], [{}], { "a": [1, 2.5, -3] }],
             "text": "quote \" backslash \\ newline \n tab \t bell \u{7} é 🚀", "null": null, "yes": true,
+            "controls": "\u{0}\u{8}\u{c}\r\u{1f}\u{7f}\u{2028} \"\\", "\"key\"\n": "k", "plain": "no escape at all",
+            "numbers": [0, -1, 18446744073709551615u64, -9223372036854775808i64, 0.1, 1e21, 1.5e-7, -0.0],
             "deep": deep,
         });
         let mut expected = serde_json::to_vec_pretty(&value).unwrap();
         expected.push(b'\n');
-        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), String::from_utf8(expected).unwrap());
+        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), String::from_utf8(expected.clone()).unwrap());
+        // The serde formatter (the manifest's) writes the same.
+        let through_serde = super::to_json_with_capacity(&value, 0);
+        assert_eq!(String::from_utf8(through_serde).unwrap(), String::from_utf8(expected).unwrap());
+        for scalar in [serde_json::json!("x"), serde_json::json!(1), serde_json::json!(null), serde_json::json!([])] {
+            assert_eq!(super::to_json(&scalar), [serde_json::to_vec_pretty(&scalar).unwrap(), b"\n".to_vec()].concat());
+        }
     }
 
     #[test]
