@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
+use rayon::prelude::*;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::model::Region;
@@ -245,27 +246,39 @@ impl Graph {
             }
         }
 
-        let mut waves: BTreeMap<StackKind, u32> = BTreeMap::new();
-        while waves.len() < kinds.len() {
-            let before = waves.len();
-            for &kind in &kinds {
-                if waves.contains_key(&kind) {
-                    continue;
-                }
-                let deps = depends.get(&kind).cloned().unwrap_or_default();
-                if deps.iter().all(|d| waves.contains_key(d)) {
-                    let wave = deps.iter().filter_map(|d| waves.get(d)).max().map_or(1, |w| w + 1);
-                    waves.insert(kind, wave);
-                }
+        // A stack's wave is one more than the latest of its dependencies' (1 without any),
+        // assigned in topological order (Kahn): each stack once, when its last dependency is.
+        // Stacks on a cycle, which `check_cycles` reported, keep wave 0.
+        let kinds: Vec<StackKind> = kinds.into_iter().collect();
+        let index: BTreeMap<StackKind, usize> = kinds.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+        let deps: Vec<Vec<usize>> = kinds
+            .iter()
+            .map(|k| depends.get(k).into_iter().flatten().filter_map(|d| index.get(d).copied()).collect())
+            .collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); kinds.len()];
+        for (i, of) in deps.iter().enumerate() {
+            for &d in of {
+                dependents[d].push(i);
             }
-            if waves.len() == before {
-                break; // Only possible with a cycle, which `check_cycles` reported.
+        }
+        let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+        let mut ready: Vec<usize> = (0..kinds.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut waves = vec![0u32; kinds.len()];
+        while let Some(i) = ready.pop() {
+            waves[i] = deps[i].iter().map(|&d| waves[d]).max().map_or(1, |w| w + 1);
+            for &j in &dependents[i] {
+                waiting[j] -= 1;
+                if waiting[j] == 0 {
+                    ready.push(j);
+                }
             }
         }
 
+        // Names and tags are most of the work: built in parallel, collected in `kinds` order.
         let mut stacks: Vec<Stack> = kinds
-            .iter()
-            .map(|&kind| {
+            .par_iter()
+            .zip(waves.par_iter())
+            .map(|(&kind, &wave)| {
                 let (account, account_id, region) = match kind {
                     StackKind::Organisation => (
                         "management".to_owned(),
@@ -283,7 +296,7 @@ impl Graph {
                     account_id,
                     region,
                     depends_on: Vec::new(),
-                    wave: waves.get(&kind).copied().unwrap_or(0),
+                    wave,
                     tags: naming::stack_tags(resolved, kind),
                 }
             })
