@@ -166,11 +166,13 @@ fn print_value(out: &mut Vec<u8>, value: &serde_json::Value, depth: usize) {
     }
 }
 
-/// A line break and the indentation of `depth`.
+/// A line break and the indentation of `depth` (two spaces a level), in one copy up to 63
+/// levels.
 fn line(out: &mut Vec<u8>, depth: usize) {
+    const BREAK: &[u8; 127] = b"\n                                                                                                                              ";
     let spaces = depth * 2;
-    let head = spaces.min(Pretty::BREAK.len() - 1);
-    out.extend_from_slice(Pretty::BREAK.get(..=head).unwrap_or_default());
+    let head = spaces.min(BREAK.len() - 1);
+    out.extend_from_slice(BREAK.get(..=head).unwrap_or_default());
     out.resize(out.len() + (spaces - head), b' ');
 }
 
@@ -210,105 +212,6 @@ fn print_string(out: &mut Vec<u8>, text: &str) {
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
-}
-
-/// [`to_json`] for any value whose objects list their keys in sorted order (a
-/// `serde_json::Value`, or a struct declaring its fields sorted), into a buffer of
-/// `capacity` bytes to start with.
-pub fn to_json_with_capacity<T: serde::Serialize + ?Sized>(value: &T, capacity: usize) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(capacity);
-    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, Pretty::default());
-    if value.serialize(&mut serializer).is_err() {
-        // Writing into a Vec cannot fail, and these values always serialize.
-        bytes.clear();
-    }
-    bytes.push(b'\n');
-    bytes
-}
-
-/// `serde_json`'s pretty format (two-space indent, `": "` between key and value, empty
-/// arrays and objects as `[]` and `{}`), writing each line break and its indentation at
-/// once rather than two bytes per level: a third of rendering is printing JSON.
-#[derive(Default)]
-struct Pretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl Pretty {
-    /// A line break and indentation for up to 63 levels (deeper levels write the rest).
-    const BREAK: &'static [u8; 127] = b"\n                                                                                                                              ";
-
-    fn line<W: ?Sized + std::io::Write>(writer: &mut W, depth: usize) -> std::io::Result<()> {
-        let spaces = depth * 2;
-        let head = spaces.min(Self::BREAK.len() - 1);
-        writer.write_all(Self::BREAK.get(..=head).unwrap_or_default())?;
-        for _ in head..spaces {
-            writer.write_all(b" ")?;
-        }
-        Ok(())
-    }
-
-    fn open<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        writer.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> std::io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            Self::line(writer, self.depth)?;
-        }
-        writer.write_all(bracket)
-    }
-
-    fn item<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            writer.write_all(b",")?;
-        }
-        Self::line(writer, self.depth)
-    }
-}
-
-impl serde_json::ser::Formatter for Pretty {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.open(writer, b"[")
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.close(writer, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        self.item(writer, first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.open(writer, b"{")
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.close(writer, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        self.item(writer, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
 }
 
 /// Renders every artifact of a resolved, acyclic estate. Problems in baseline templates go to
@@ -370,8 +273,7 @@ pub fn emit_into(
         .collect();
     artifacts.extend(dashboards);
     artifacts.par_sort_by(|a, b| a.path.cmp(&b.path));
-    // About 350 bytes an artifact: one allocation for the whole manifest.
-    let manifest = to_json_with_capacity(&manifest::manifest(resolved, plan, &artifacts), 4096 + artifacts.len() * 512);
+    let manifest = manifest::manifest(resolved, plan, &artifacts);
     Output { artifacts, manifest, streamed: consumer.is_some() }
 }
 
@@ -459,10 +361,7 @@ mod tests {
         });
         let mut expected = serde_json::to_vec_pretty(&value).unwrap();
         expected.push(b'\n');
-        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), String::from_utf8(expected.clone()).unwrap());
-        // The serde formatter (the manifest's) writes the same.
-        let through_serde = super::to_json_with_capacity(&value, 0);
-        assert_eq!(String::from_utf8(through_serde).unwrap(), String::from_utf8(expected).unwrap());
+        assert_eq!(String::from_utf8(super::to_json(&value)).unwrap(), String::from_utf8(expected).unwrap());
         for scalar in [serde_json::json!("x"), serde_json::json!(1), serde_json::json!(null), serde_json::json!([])] {
             assert_eq!(super::to_json(&scalar), [serde_json::to_vec_pretty(&scalar).unwrap(), b"\n".to_vec()].concat());
         }
