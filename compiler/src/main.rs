@@ -251,7 +251,9 @@ fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
     // A build streams each artifact into the staging folder as soon as it is rendered, so
     // memory does not grow with the output; `check` drops them; `--check` compares them.
     let staging = match target {
-        Target::Build(out) => match write::Staging::begin(out) {
+        Target::Build(out) => match write::Staging::begin(out, &|| {
+            eprintln!("note: another idpc build is writing beside `{}`; waiting for it to finish", out.display())
+        }) {
             Ok(staging) => Some(staging),
             Err(error) => {
                 eprintln!("error: {error}");

@@ -5,7 +5,9 @@
 //! does not exist yet), and the old tree is removed. A reader, or a process killed at any
 //! moment, sees either the old tree or the new one, never a mix, and no stale file survives.
 //! OUT is only ever replaced when it is empty or holds an idpc `manifest.json`, so a mistyped
-//! `-o` cannot wipe an unrelated folder.
+//! `-o` cannot wipe an unrelated folder. A build locks OUT's parent folder while it stages, so
+//! that another build beside it waits rather than taking its staging folder for a killed
+//! build's leftovers and removing it.
 
 use std::collections::HashSet;
 use std::fs;
@@ -42,7 +44,7 @@ impl std::fmt::Display for WriteError {
 /// Replaces `out` with exactly the files of `output` (which must hold its bytes).
 pub fn write_output(out: &Path, output: &Output) -> Result<(), WriteError> {
     check_replaceable(out)?;
-    let staging = Staging::begin(out)?;
+    let staging = Staging::begin(out, &|| {})?;
     let files: Vec<(&str, &[u8])> = output.artifacts.iter().map(|a| (a.path.as_str(), a.bytes.as_slice())).collect();
     files.par_iter().try_for_each(|(path, bytes)| staging.write(path, bytes))?;
     staging.commit(&output.manifest)
@@ -55,16 +57,22 @@ pub struct Staging {
     dir: PathBuf,
     /// Folders known to exist (relative to `dir`), so that each is created once.
     folders: Mutex<HashSet<String>>,
+    /// An exclusive lock on OUT's parent folder, held until the staging folder is gone: builds
+    /// writing beside each other take turns, so that none removes another's staging folder as
+    /// one a killed build left. (Declared last: released after `drop` has removed the tree.)
+    _lock: Option<fs::File>,
 }
 
 impl Staging {
-    /// Creates the staging folder for `out` (and removes ones that killed builds left).
-    pub fn begin(out: &Path) -> Result<Staging, WriteError> {
+    /// Creates the staging folder for `out` (and removes ones that killed builds left). When
+    /// another build is writing beside OUT, calls `waiting` and waits for it to finish.
+    pub fn begin(out: &Path, waiting: &dyn Fn()) -> Result<Staging, WriteError> {
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
+        let lock = lock(&parent, waiting)?;
         let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         remove_stale(&parent, &name);
         let dir = parent.join(format!(".{name}.idpc-{}", std::process::id()));
@@ -72,7 +80,7 @@ impl Staging {
             fs::remove_dir_all(&dir).map_err(|e| WriteError::Io(dir.clone(), e))?;
         }
         fs::create_dir(&dir).map_err(|e| WriteError::Io(dir.clone(), e))?;
-        Ok(Staging { out: out.to_path_buf(), folders: Mutex::new(HashSet::new()), dir })
+        Ok(Staging { out: out.to_path_buf(), folders: Mutex::new(HashSet::new()), dir, _lock: lock })
     }
 
     /// Writes one file of the new tree.
@@ -101,11 +109,11 @@ impl Staging {
             let target = self.dir.join(made);
             match fs::create_dir(&target) {
                 // Another thread may have made it in the meantime.
-                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                    // Whatever the cause, `create_dir_all` makes the folder or says why not.
-                    fs::create_dir_all(&target).map_err(|e| WriteError::Io(target, e))?;
-                }
-                _ => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                // Its parent exists (made before it): the staging tree was removed under this
+                // build, which must fail rather than recreate part of it.
+                Err(e) => return Err(WriteError::Io(target, e)),
+                Ok(()) => {}
             }
             if let Ok(mut folders) = self.folders.lock() {
                 folders.insert(made.to_owned());
@@ -131,6 +139,23 @@ impl Drop for Staging {
             remove_tree(&self.dir);
         }
     }
+}
+
+/// Takes an exclusive lock on `parent` (the folder OUT is in), first without waiting, then,
+/// after calling `waiting`, until the other build is done. `None` where the file system cannot
+/// lock: builds there must not run beside each other.
+fn lock(parent: &Path, waiting: &dyn Fn()) -> Result<Option<fs::File>, WriteError> {
+    let failed = |e: io::Error| WriteError::Io(parent.to_path_buf(), e);
+    let folder = fs::File::open(parent).map_err(failed)?;
+    match folder.try_lock() {
+        Ok(()) => return Ok(Some(folder)),
+        Err(fs::TryLockError::WouldBlock) => {}
+        // No locks on this file system (or none left): build as before locks, unguarded.
+        Err(fs::TryLockError::Error(_)) => return Ok(None),
+    }
+    waiting();
+    folder.lock().map_err(failed)?;
+    Ok(Some(folder))
 }
 
 /// Removes a folder and everything in it, its entries in parallel (a rebuild removes a tree

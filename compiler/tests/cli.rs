@@ -314,6 +314,55 @@ fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
 
+#[test]
+fn builds_into_one_folder_at_once_take_turns() {
+    // A build must not remove the staging folder of another that is still writing (it used to,
+    // as one a killed build left, and the other failed); each waits for the other instead.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let bank = repo().join("examples/bank-platform").display().to_string();
+    assert_eq!(build(&bank, &out).status.code(), Some(0));
+    let bank_tree = tree(&out);
+    let started = std::time::Instant::now();
+    assert_eq!(build(&reference(), &out).status.code(), Some(0));
+    let duration = started.elapsed().as_micros().max(1000) as u64;
+    let reference_tree = tree(&out);
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let spawn = |estate: &str| {
+        Command::new(env!("CARGO_BIN_EXE_idpc"))
+            .args(["build", estate, "-o", out.to_str().unwrap(), "--today", TODAY])
+            .env("NO_COLOR", "1")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut waited = 0;
+    for round in 0..30 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let first = spawn(&bank);
+        std::thread::sleep(std::time::Duration::from_micros(seed % duration));
+        let second = spawn(&reference());
+        for child in [first, second] {
+            let output = child.wait_with_output().unwrap();
+            let stderr = stderr(&output);
+            assert_eq!(output.status.code(), Some(0), "round {round} (seed {seed}): {stderr}");
+            waited += usize::from(stderr.contains("waiting for it to finish"));
+        }
+        let now = tree(&out);
+        assert!(now == bank_tree || now == reference_tree, "round {round} (seed {seed}): OUT is a mix");
+    }
+    eprintln!("builds that waited for another: {waited} of 60");
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "out")
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
