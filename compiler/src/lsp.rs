@@ -119,7 +119,8 @@ struct Estate {
     published: BTreeSet<Url>,
     /// Lowered files by content: an edit parses and lowers only the edited file.
     cache: MemoryStore,
-    /// What the last full check's rendering found (kept while only edits are checked).
+    /// What the last full check's rendering found (kept while only edits are checked, moved with
+    /// the text they point at).
     rendering: Vec<(Url, LspDiagnostic)>,
 }
 
@@ -190,6 +191,9 @@ impl Server {
                     let path = p.text_document.uri.to_file_path().ok()?;
                     // Full synchronisation: the last change holds the whole text.
                     let text = p.content_changes.pop()?.text;
+                    if let Some(old) = self.text_of(&path) {
+                        self.follow_edit(&p.text_document.uri, &old, &text);
+                    }
                     self.open.insert(path.clone(), text);
                     Some((path, false, false))
                 })
@@ -377,6 +381,33 @@ impl Server {
         published
     }
 
+    /// Moves the kept rendering findings of an edited document with its text: the edit
+    /// changed one stretch of it; a finding before it stays, one after it moves, and one that
+    /// overlaps it is dropped (the next full check says whether it still holds).
+    fn follow_edit(&mut self, uri: &Url, old: &str, new: &str) {
+        let edit = Edit::between(old, new);
+        for estate in self.estates.values_mut() {
+            estate.rendering.retain_mut(|(at, diagnostic)| {
+                if at != uri {
+                    return true;
+                }
+                let Some(range) = edit.follow(diagnostic.range) else { return false };
+                diagnostic.range = range;
+                if let Some(related) = &mut diagnostic.related_information {
+                    related.retain_mut(|r| match edit.follow(r.location.range) {
+                        _ if &r.location.uri != uri => true,
+                        Some(range) => {
+                            r.location.range = range;
+                            true
+                        }
+                        None => false,
+                    });
+                }
+                true
+            });
+        }
+    }
+
     /// The text of a file of an estate as the server sees it (open document, or disk).
     fn text_of(&self, path: &Path) -> Option<String> {
         if let Some(text) = self.open.get(path) {
@@ -478,6 +509,63 @@ struct Declaration {
 }
 
 /// A text as a source file, for position arithmetic.
+/// What an edit changed in a document: the bytes `old[start..old_end]` became
+/// `new[start..new_end]`, everything before and after is the same.
+struct Edit<'a> {
+    old: &'a str,
+    new: SourceFile,
+    start: usize,
+    old_end: usize,
+    new_end: usize,
+}
+
+impl<'a> Edit<'a> {
+    fn between(old: &'a str, new: &str) -> Edit<'a> {
+        let start = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
+        let most = old.len().min(new.len()) - start;
+        let same_end = old.bytes().rev().zip(new.bytes().rev()).take(most).take_while(|(a, b)| a == b).count();
+        Edit {
+            old,
+            new: text_file(new.to_owned()),
+            start,
+            old_end: old.len() - same_end,
+            new_end: new.len() - same_end,
+        }
+    }
+
+    /// Where a range of the old text is in the new one; `None` when the edit touched it.
+    fn follow(&self, range: Range) -> Option<Range> {
+        let (start, end) = (offset_of(self.old, range.start)?, offset_of(self.old, range.end)?);
+        if end <= self.start {
+            return Some(range);
+        }
+        if start < self.old_end {
+            return None;
+        }
+        // After the edit: the same bytes, moved by what the edit added or removed.
+        let moved = |offset: usize| u32::try_from(offset - self.old_end + self.new_end).ok();
+        Some(self::range(&self.new, moved(start)?, moved(end)?))
+    }
+}
+
+/// The byte offset of an LSP position (line, UTF-16 column) in `text`; `None` past its end.
+fn offset_of(text: &str, position: Position) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 0..position.line {
+        line_start += text.get(line_start..)?.find('\n')? + 1;
+    }
+    let line = text.get(line_start..)?;
+    let line = line.split('\n').next().unwrap_or_default();
+    let mut units = 0;
+    for (at, c) in line.char_indices() {
+        if units >= position.character {
+            return Some(line_start + at);
+        }
+        units += c.len_utf16() as u32;
+    }
+    (units >= position.character).then_some(line_start + line.len())
+}
+
 fn text_file(text: String) -> SourceFile {
     SourceFile { path: String::new(), text, kind: source::FileKind::Spec }
 }
@@ -634,5 +722,40 @@ fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Pat
         related_information: if related.is_empty() { None } else { Some(related) },
         tags: None,
         data: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Edit, Position, Range, offset_of};
+
+    fn at(line: u32, character: u32) -> Position {
+        Position::new(line, character)
+    }
+
+    #[test]
+    fn positions_count_utf16_units() {
+        let text = "ab\n🚀x\n";
+        assert_eq!(offset_of(text, at(0, 0)), Some(0));
+        assert_eq!(offset_of(text, at(0, 2)), Some(2));
+        assert_eq!(offset_of(text, at(1, 2)), Some(7)); // after the rocket: 2 units, 4 bytes
+        assert_eq!(offset_of(text, at(1, 3)), Some(8));
+        assert_eq!(offset_of(text, at(2, 0)), Some(9));
+        assert_eq!(offset_of(text, at(1, 9)), None);
+        assert_eq!(offset_of(text, at(5, 0)), None);
+    }
+
+    #[test]
+    fn a_range_follows_its_text_through_an_edit() {
+        let old = "a\nbaseline \"x\"\nz\n";
+        let range = Range::new(at(1, 0), at(1, 12));
+        // An edit after it leaves it; one before it moves it; one inside it drops it.
+        assert_eq!(Edit::between(old, &format!("{old}// more\n")).follow(range), Some(range));
+        let moved = Edit::between(old, &format!("// 🚀\n{old}")).follow(range);
+        assert_eq!(moved, Some(Range::new(at(2, 0), at(2, 12))));
+        let widened = Edit::between(old, "a = 🚀;\nbaseline \"x\"\nz\n").follow(range);
+        assert_eq!(widened, Some(range), "same line numbers, same columns on its own line");
+        assert_eq!(Edit::between(old, "a\nbaseline \"y\"\nz\n").follow(range), None);
+        assert_eq!(Edit::between(old, old).follow(range), Some(range));
     }
 }

@@ -310,13 +310,37 @@ fn edits_keep_the_rendering_checks_of_the_last_full_check() {
         json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": text } }),
     );
     let codes = |list: Vec<Value>| list.iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    assert_eq!(codes(editor.diagnostics_for(&uri)), ["bad-template"]);
-    // An edit is checked without rendering; the template problem is still shown.
+    let line_of = |list: &[Value]| list[0]["range"]["start"]["line"].as_u64().unwrap();
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert_eq!(codes(diagnostics.clone()), ["bad-template"]);
+    assert_eq!(line_of(&diagnostics), 14, "{diagnostics:?}");
+    // An edit is checked without rendering; the template problem is still shown, and moves
+    // with the text it points at when lines are added above it.
     editor.notify(
         "textDocument/didChange",
         json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": format!("{text}\n// edited\n") }] }),
     );
-    assert_eq!(codes(editor.diagnostics_for(&uri)), ["bad-template"]);
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert_eq!((codes(diagnostics.clone()), line_of(&diagnostics)), (vec!["bad-template".to_owned()], 14));
+    let moved = format!("// one\n// two\n{text}\n// edited\n");
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 3 }, "contentChanges": [{ "text": moved }] }),
+    );
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert_eq!((codes(diagnostics.clone()), line_of(&diagnostics)), (vec!["bad-template".to_owned()], 16));
+    // Editing the line it points at drops it until the next full check says again.
+    let edited = moved.replace("    baseline \"guardduty\"", "    baseline  \"guardduty\"");
+    assert_ne!(edited, moved);
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 4 }, "contentChanges": [{ "text": edited }] }),
+    );
+    assert_eq!(codes(editor.diagnostics_for(&uri)), Vec::<String>::new());
+    std::fs::write(&path, &edited).unwrap();
+    editor.notify("textDocument/didSave", json!({ "textDocument": { "uri": uri } }));
+    let diagnostics = editor.diagnostics_for(&uri);
+    assert_eq!((codes(diagnostics.clone()), line_of(&diagnostics)), (vec!["bad-template".to_owned()], 16));
     editor.stop();
 }
 
