@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
-
 use super::{Artifact, ArtifactKind, print_string};
 use crate::graph::Plan;
 use crate::resolve::Resolved;
@@ -20,8 +18,8 @@ pub use crate::digest::sha256;
 
 /// The manifest of a build as `to_json` writes JSON (two-space indent, keys sorted, trailing
 /// newline). It lists every artifact (49,501 entries at 2,500 APIs, 17 MB), so it is printed
-/// straight from the plan and the artifacts, in parallel chunks, without a `serde_json::Value`
-/// tree of it (which was the largest allocation of a build).
+/// straight from the plan and the artifacts into one buffer of about its size, without a
+/// `serde_json::Value` tree of it (which was the largest allocation of a build).
 pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec<u8> {
     // Each stack's template, found once rather than by a scan of every artifact per stack.
     let templates: BTreeMap<&str, &str> = artifacts
@@ -29,7 +27,24 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
         .filter(|a| a.kind == ArtifactKind::CloudFormation)
         .filter_map(|a| Some((a.stack.as_deref()?, a.path.as_str())))
         .collect();
-    let artifacts = in_chunks(artifacts, |out, a| {
+    let size = |text: &str| text.len() + 16;
+    let capacity = 4096
+        + artifacts
+            .iter()
+            .map(|a| 64 + size(&a.path) + size(&a.sha256) + a.stack.as_deref().map_or(0, size))
+            .sum::<usize>()
+        + plan
+            .stacks
+            .iter()
+            .map(|s| {
+                256 + 2 * size(&s.name)
+                    + 64 * s.depends_on.len()
+                    + s.tags.iter().map(|(k, v)| size(k) + size(v)).sum::<usize>()
+            })
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(b"{\n  \"artifacts\": ");
+    array(&mut out, artifacts, |out, a| {
         out.extend_from_slice(b"{\n      \"kind\": ");
         print_string(out, a.kind.as_str());
         out.extend_from_slice(b",\n      \"path\": ");
@@ -42,7 +57,12 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
         }
         out.extend_from_slice(b"\n    }");
     });
-    let stacks = in_chunks(&plan.stacks, |out, stack| {
+    out.extend_from_slice(b",\n  \"format\": ");
+    print_string(&mut out, FORMAT);
+    out.extend_from_slice(b",\n  \"platform\": ");
+    print_string(&mut out, resolved.platform().name.value.as_str());
+    out.extend_from_slice(b",\n  \"stacks\": ");
+    array(&mut out, &plan.stacks, |out, stack| {
         out.extend_from_slice(b"{\n      \"account\": ");
         print_string(out, &stack.account);
         out.extend_from_slice(b",\n      \"account_id\": ");
@@ -79,49 +99,20 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
         print_optional(out, templates.get(stack.name.as_str()).copied());
         out.extend_from_slice(format!(",\n      \"wave\": {}\n    }}", stack.wave).as_bytes());
     });
-    let mut out = Vec::with_capacity(4096 + artifacts.iter().chain(&stacks).map(Vec::len).sum::<usize>());
-    out.extend_from_slice(b"{\n  \"artifacts\": ");
-    join(&mut out, artifacts);
-    out.extend_from_slice(b",\n  \"format\": ");
-    print_string(&mut out, FORMAT);
-    out.extend_from_slice(b",\n  \"platform\": ");
-    print_string(&mut out, resolved.platform().name.value.as_str());
-    out.extend_from_slice(b",\n  \"stacks\": ");
-    join(&mut out, stacks);
     out.extend_from_slice(b"\n}\n");
     out
 }
 
-/// Prints `items` (array elements at depth 2, each `,\n    `-separated within a chunk) in
-/// chunks, in parallel; the chunks come back in order.
-fn in_chunks<T: Sync>(items: &[T], print: impl Fn(&mut Vec<u8>, &T) + Sync) -> Vec<Vec<u8>> {
-    items
-        .par_chunks(2048)
-        .map(|chunk| {
-            let mut out = Vec::with_capacity(chunk.len() * 384);
-            for (i, item) in chunk.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b",\n    ");
-                }
-                print(&mut out, item);
-            }
-            out
-        })
-        .collect()
-}
-
-/// The chunks of an array at depth 1 as one JSON array (`[]` when there are none).
-fn join(out: &mut Vec<u8>, chunks: Vec<Vec<u8>>) {
-    if chunks.is_empty() {
+/// Prints `items` as a JSON array at depth 1 (`[]` when there are none), each element with
+/// `print`.
+fn array<T>(out: &mut Vec<u8>, items: &[T], print: impl Fn(&mut Vec<u8>, &T)) {
+    if items.is_empty() {
         out.extend_from_slice(b"[]");
         return;
     }
-    out.extend_from_slice(b"[\n    ");
-    for (i, chunk) in chunks.into_iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b",\n    ");
-        }
-        out.extend_from_slice(&chunk);
+    for (i, item) in items.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"[\n    " } else { b",\n    " });
+        print(out, item);
     }
     out.extend_from_slice(b"\n  ]");
 }
@@ -135,7 +126,7 @@ fn print_optional(out: &mut Vec<u8>, text: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_chunks, join, print_string};
+    use super::{array, print_string};
 
     fn canonical(bytes: &[u8]) -> Vec<u8> {
         let value: serde_json::Value = serde_json::from_slice(bytes).unwrap();
@@ -145,12 +136,11 @@ mod tests {
     }
 
     #[test]
-    fn chunks_join_into_one_array() {
-        // Empty, one element, and the edges of the 2,048-element chunks.
-        for n in [0, 1, 2, 2047, 2048, 2049, 4096, 5000] {
+    fn arrays_print_as_serde_json_does() {
+        for n in [0, 1, 2, 100] {
             let items: Vec<String> = (0..n).map(|i| format!("item \"{i}\"")).collect();
             let mut out = b"{\n  \"a\": ".to_vec();
-            join(&mut out, in_chunks(&items, |out, item| print_string(out, item)));
+            array(&mut out, &items, |out, item| print_string(out, item));
             out.extend_from_slice(b"\n}\n");
             assert_eq!(String::from_utf8(canonical(&out)).unwrap(), String::from_utf8(out).unwrap(), "{n} items");
         }
