@@ -312,6 +312,9 @@ fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
         (Target::Verify(out), Some(output)) => return verify(out, output, common),
         _ => eprintln!("ok: {stacks} stack{} planned ({counts})", plural(stacks)),
     }
+    // The process ends here: freeing the sources, the plan and the artifact list one
+    // allocation at a time (and the allocator handing pages back) would only delay the exit.
+    std::mem::forget(compilation);
     EXIT_OK
 }
 
