@@ -142,11 +142,12 @@ impl Drop for Staging {
 }
 
 /// Takes an exclusive lock on `parent` (the folder OUT is in), first without waiting, then,
-/// after calling `waiting`, until the other build is done. `None` where the file system cannot
-/// lock: builds there must not run beside each other.
+/// after calling `waiting`, until the other build is done. `None` where the folder cannot be
+/// locked: builds there must not run beside each other.
 fn lock(parent: &Path, waiting: &dyn Fn()) -> Result<Option<fs::File>, WriteError> {
-    let failed = |e: io::Error| WriteError::Io(parent.to_path_buf(), e);
-    let folder = fs::File::open(parent).map_err(failed)?;
+    // A folder that cannot be opened for reading (write and search rights only) cannot be
+    // locked either: build there as before locks.
+    let Ok(folder) = fs::File::open(parent) else { return Ok(None) };
     match folder.try_lock() {
         Ok(()) => return Ok(Some(folder)),
         Err(fs::TryLockError::WouldBlock) => {}
@@ -154,7 +155,7 @@ fn lock(parent: &Path, waiting: &dyn Fn()) -> Result<Option<fs::File>, WriteErro
         Err(fs::TryLockError::Error(_)) => return Ok(None),
     }
     waiting();
-    folder.lock().map_err(failed)?;
+    folder.lock().map_err(|e| WriteError::Io(parent.to_path_buf(), e))?;
     Ok(Some(folder))
 }
 
