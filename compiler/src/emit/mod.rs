@@ -237,46 +237,40 @@ pub fn emit_into(
         artifact
     };
     let templates = baselines::prepare(resolved, plan, sources, sink);
-    let mut stages_of: Vec<Vec<&crate::resolve::Stage>> = vec![Vec::new(); resolved.estate.apis.len()];
-    for stage in &resolved.stages {
-        stages_of[stage.api].push(stage);
-    }
-    // Every stack renders on its own (a baseline stack its templates too), and so does each
-    // API's dashboard, both at once (a thread done with stacks takes dashboards); collecting
-    // in plan and API order keeps the result independent of scheduling.
-    let (per_stack, dashboards): (Vec<(Vec<Artifact>, Diagnostics)>, Vec<Artifact>) = rayon::join(
-        || {
-            plan.stacks
-                .par_iter()
-                .map(|stack| {
-                    let (artifacts, diagnostics) = stack_artifacts(resolved, sources, stack, &templates);
-                    (artifacts.into_iter().map(hand_over).collect(), diagnostics)
-                })
-                .collect()
-        },
-        || {
-            resolved
-                .estate
-                .apis
-                .par_iter()
-                .zip(stages_of.par_iter())
-                .filter(|(_, stages)| !stages.is_empty())
-                .map(|(api, stages)| {
-                    hand_over(Artifact::new(
-                        ArtifactKind::DatadogDashboard,
-                        naming::dashboard_path(&api.name.value),
-                        None,
-                        to_json(&datadog::dashboard(resolved, api, stages)),
-                    ))
-                })
-                .collect()
-        },
-    );
+    // Every stack renders on its own (a baseline stack its templates too); collecting in plan
+    // order keeps the result independent of scheduling.
+    let per_stack: Vec<(Vec<Artifact>, Diagnostics)> = plan
+        .stacks
+        .par_iter()
+        .map(|stack| {
+            let (artifacts, diagnostics) = stack_artifacts(resolved, sources, stack, &templates);
+            (artifacts.into_iter().map(hand_over).collect(), diagnostics)
+        })
+        .collect();
     let mut artifacts = Vec::new();
     for (stack_artifacts, diagnostics) in per_stack {
         artifacts.extend(stack_artifacts);
         sink.append(diagnostics);
     }
+    let mut stages_of: Vec<Vec<&crate::resolve::Stage>> = vec![Vec::new(); resolved.estate.apis.len()];
+    for stage in &resolved.stages {
+        stages_of[stage.api].push(stage);
+    }
+    let dashboards: Vec<Artifact> = resolved
+        .estate
+        .apis
+        .par_iter()
+        .zip(stages_of.par_iter())
+        .filter(|(_, stages)| !stages.is_empty())
+        .map(|(api, stages)| {
+            hand_over(Artifact::new(
+                ArtifactKind::DatadogDashboard,
+                naming::dashboard_path(&api.name.value),
+                None,
+                to_json(&datadog::dashboard(resolved, api, stages)),
+            ))
+        })
+        .collect();
     artifacts.extend(dashboards);
     artifacts.par_sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = manifest::manifest(resolved, plan, &artifacts);
