@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Artifact, ArtifactKind, print_string};
+use super::{Artifact, ArtifactKind, line, print_string};
 use crate::graph::Plan;
 use crate::resolve::Resolved;
 
@@ -44,7 +44,7 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
             .sum::<usize>();
     let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(b"{\n  \"artifacts\": ");
-    array(&mut out, artifacts, |out, a| {
+    block(&mut out, 1, (b'[', b']'), artifacts, |out, a| {
         out.extend_from_slice(b"{\n      \"kind\": ");
         print_string(out, a.kind.as_str());
         out.extend_from_slice(b",\n      \"path\": ");
@@ -62,39 +62,23 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
     out.extend_from_slice(b",\n  \"platform\": ");
     print_string(&mut out, resolved.platform().name.value.as_str());
     out.extend_from_slice(b",\n  \"stacks\": ");
-    array(&mut out, &plan.stacks, |out, stack| {
+    block(&mut out, 1, (b'[', b']'), &plan.stacks, |out, stack| {
         out.extend_from_slice(b"{\n      \"account\": ");
         print_string(out, &stack.account);
         out.extend_from_slice(b",\n      \"account_id\": ");
         print_optional(out, stack.account_id.as_deref());
         out.extend_from_slice(b",\n      \"depends_on\": ");
-        if stack.depends_on.is_empty() {
-            out.extend_from_slice(b"[]");
-        } else {
-            out.push(b'[');
-            for (i, &d) in stack.depends_on.iter().enumerate() {
-                out.extend_from_slice(if i == 0 { b"\n        " } else { b",\n        " });
-                print_string(out, &plan.stacks[d].name);
-            }
-            out.extend_from_slice(b"\n      ]");
-        }
+        block(out, 3, (b'[', b']'), &stack.depends_on, |out, &d| print_string(out, &plan.stacks[d].name));
         out.extend_from_slice(b",\n      \"name\": ");
         print_string(out, &stack.name);
         out.extend_from_slice(b",\n      \"region\": ");
         print_string(out, stack.region.as_str());
         out.extend_from_slice(b",\n      \"tags\": ");
-        if stack.tags.is_empty() {
-            out.extend_from_slice(b"{}");
-        } else {
-            out.push(b'{');
-            for (i, (key, value)) in stack.tags.iter().enumerate() {
-                out.extend_from_slice(if i == 0 { b"\n        " } else { b",\n        " });
-                print_string(out, key);
-                out.extend_from_slice(b": ");
-                print_string(out, value);
-            }
-            out.extend_from_slice(b"\n      }");
-        }
+        block(out, 3, (b'{', b'}'), &stack.tags, |out, (key, value)| {
+            print_string(out, key);
+            out.extend_from_slice(b": ");
+            print_string(out, value);
+        });
         out.extend_from_slice(b",\n      \"template\": ");
         print_optional(out, templates.get(stack.name.as_str()).copied());
         out.extend_from_slice(format!(",\n      \"wave\": {}\n    }}", stack.wave).as_bytes());
@@ -103,18 +87,29 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
     out
 }
 
-/// Prints `items` as a JSON array at depth 1 (`[]` when there are none), each element with
-/// `print`.
-fn array<T>(out: &mut Vec<u8>, items: &[T], print: impl Fn(&mut Vec<u8>, &T)) {
-    if items.is_empty() {
-        out.extend_from_slice(b"[]");
-        return;
-    }
-    for (i, item) in items.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"[\n    " } else { b",\n    " });
+/// Prints `items` as a JSON array or object (its `brackets`) at `depth`, each on its own
+/// line (`[]` or `{}` when there are none), each with `print`.
+fn block<T>(
+    out: &mut Vec<u8>,
+    depth: usize,
+    (open, close): (u8, u8),
+    items: impl IntoIterator<Item = T>,
+    print: impl Fn(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    let mut empty = true;
+    for item in items {
+        if !empty {
+            out.push(b',');
+        }
+        empty = false;
+        line(out, depth + 1);
         print(out, item);
     }
-    out.extend_from_slice(b"\n  ]");
+    if !empty {
+        line(out, depth);
+    }
+    out.push(close);
 }
 
 fn print_optional(out: &mut Vec<u8>, text: Option<&str>) {
@@ -126,7 +121,7 @@ fn print_optional(out: &mut Vec<u8>, text: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{array, print_string};
+    use super::{block, print_string};
 
     fn canonical(bytes: &[u8]) -> Vec<u8> {
         let value: serde_json::Value = serde_json::from_slice(bytes).unwrap();
@@ -140,7 +135,7 @@ mod tests {
         for n in [0, 1, 2, 100] {
             let items: Vec<String> = (0..n).map(|i| format!("item \"{i}\"")).collect();
             let mut out = b"{\n  \"a\": ".to_vec();
-            array(&mut out, &items, |out, item| print_string(out, item));
+            block(&mut out, 1, (b'[', b']'), &items, |out, item| print_string(out, item));
             out.extend_from_slice(b"\n}\n");
             assert_eq!(String::from_utf8(canonical(&out)).unwrap(), String::from_utf8(out).unwrap(), "{n} items");
         }
