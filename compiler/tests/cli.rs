@@ -265,8 +265,18 @@ fn output_does_not_depend_on_time_zone_or_locale() {
     assert_eq!(trees[0], trees[2]);
 }
 
-#[test]
-fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
+/// Two different outputs of the examples for races over one OUT: OUT holds the reference
+/// estate's build; `duration` is how long that build took (in µs).
+struct Races {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+    bank: String,
+    bank_tree: BTreeMap<String, u64>,
+    reference_tree: BTreeMap<String, u64>,
+    duration: u64,
+}
+
+fn races() -> Races {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let bank = repo().join("examples/bank-platform").display().to_string();
@@ -277,12 +287,40 @@ fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
     let duration = started.elapsed().as_micros().max(1000) as u64;
     let reference_tree = tree(&out);
     assert_ne!(bank_tree, reference_tree);
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    Races { dir, out, bank, bank_tree, reference_tree, duration }
+}
+
+/// A seed for [`next`] from the clock (printed by the tests that use it, to replay a failure).
+fn first_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+}
+
+/// xorshift64: the next pseudo-random number.
+fn next(mut seed: u64) -> u64 {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    seed
+}
+
+/// No staging folder or other file is left beside OUT.
+fn assert_nothing_beside_out(dir: &Path) {
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "out")
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[test]
+fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
+    let Races { dir, out, bank, bank_tree, reference_tree, duration } = races();
+    let mut seed = first_seed();
     let (mut old, mut new) = (0, 0);
     for round in 0..50 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        seed = next(seed);
         let estate = if round % 2 == 0 { &bank } else { &reference() };
         let mut child = Command::new(env!("CARGO_BIN_EXE_idpc"))
             .args(["build", estate, "-o", out.to_str().unwrap(), "--today", TODAY])
@@ -305,29 +343,15 @@ fn killing_a_build_at_any_moment_leaves_the_old_or_the_new_tree() {
     assert_eq!(old + new, 50);
     eprintln!("kills: {old} left the old tree, {new} the new one");
     assert_eq!(build(&reference(), &out).status.code(), Some(0));
-    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "out")
-        .collect();
-    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    assert_nothing_beside_out(dir.path());
 }
 
 #[test]
 fn builds_into_one_folder_at_once_take_turns() {
     // A build must not remove the staging folder of another that is still writing (it used to,
     // as one a killed build left, and the other failed); each waits for the other instead.
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let bank = repo().join("examples/bank-platform").display().to_string();
-    assert_eq!(build(&bank, &out).status.code(), Some(0));
-    let bank_tree = tree(&out);
-    let started = std::time::Instant::now();
-    assert_eq!(build(&reference(), &out).status.code(), Some(0));
-    let duration = started.elapsed().as_micros().max(1000) as u64;
-    let reference_tree = tree(&out);
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let Races { dir, out, bank, bank_tree, reference_tree, duration } = races();
+    let mut seed = first_seed();
     let spawn = |estate: &str| {
         Command::new(env!("CARGO_BIN_EXE_idpc"))
             .args(["build", estate, "-o", out.to_str().unwrap(), "--today", TODAY])
@@ -338,9 +362,7 @@ fn builds_into_one_folder_at_once_take_turns() {
     };
     let mut waited = 0;
     for round in 0..30 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        seed = next(seed);
         let first = spawn(&bank);
         std::thread::sleep(std::time::Duration::from_micros(seed % duration));
         let second = spawn(&reference());
@@ -354,13 +376,7 @@ fn builds_into_one_folder_at_once_take_turns() {
         assert!(now == bank_tree || now == reference_tree, "round {round} (seed {seed}): OUT is a mix");
     }
     eprintln!("builds that waited for another: {waited} of 60");
-    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "out")
-        .collect();
-    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    assert_nothing_beside_out(dir.path());
 }
 
 fn stdout(output: &Output) -> String {
