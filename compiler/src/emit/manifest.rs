@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Artifact, ArtifactKind, line, print_string};
+use super::{Artifact, ArtifactKind, block, print_string};
 use crate::graph::Plan;
 use crate::resolve::Resolved;
 
@@ -87,31 +87,6 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
     out
 }
 
-/// Prints `items` as a JSON array or object (its `brackets`) at `depth`, each on its own
-/// line (`[]` or `{}` when there are none), each with `print`.
-fn block<T>(
-    out: &mut Vec<u8>,
-    depth: usize,
-    (open, close): (u8, u8),
-    items: impl IntoIterator<Item = T>,
-    print: impl Fn(&mut Vec<u8>, T),
-) {
-    out.push(open);
-    let mut empty = true;
-    for item in items {
-        if !empty {
-            out.push(b',');
-        }
-        empty = false;
-        line(out, depth + 1);
-        print(out, item);
-    }
-    if !empty {
-        line(out, depth);
-    }
-    out.push(close);
-}
-
 fn print_optional(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => print_string(out, text),
@@ -121,7 +96,7 @@ fn print_optional(out: &mut Vec<u8>, text: Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{block, print_string};
+    use super::super::{block, print_string};
 
     fn canonical(bytes: &[u8]) -> Vec<u8> {
         let value: serde_json::Value = serde_json::from_slice(bytes).unwrap();

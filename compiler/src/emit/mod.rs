@@ -135,35 +135,38 @@ fn print_value(out: &mut Vec<u8>, value: &serde_json::Value, depth: usize) {
             }
         }
         Value::String(text) => print_string(out, text),
-        Value::Array(items) if items.is_empty() => out.extend_from_slice(b"[]"),
-        Value::Object(entries) if entries.is_empty() => out.extend_from_slice(b"{}"),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                line(out, depth + 1);
-                print_value(out, item, depth + 1);
-            }
-            line(out, depth);
-            out.push(b']');
-        }
-        Value::Object(entries) => {
-            out.push(b'{');
-            for (i, (key, item)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                line(out, depth + 1);
-                print_string(out, key);
-                out.extend_from_slice(b": ");
-                print_value(out, item, depth + 1);
-            }
-            line(out, depth);
-            out.push(b'}');
-        }
+        Value::Array(items) => block(out, depth, (b'[', b']'), items, |out, item| print_value(out, item, depth + 1)),
+        Value::Object(entries) => block(out, depth, (b'{', b'}'), entries, |out, (key, item)| {
+            print_string(out, key);
+            out.extend_from_slice(b": ");
+            print_value(out, item, depth + 1);
+        }),
     }
+}
+
+/// Prints `items` as a JSON array or object (its `brackets`) at `depth`, each on its own
+/// line (`[]` or `{}` when there are none), each with `print`.
+fn block<T>(
+    out: &mut Vec<u8>,
+    depth: usize,
+    (open, close): (u8, u8),
+    items: impl IntoIterator<Item = T>,
+    print: impl Fn(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    let mut empty = true;
+    for item in items {
+        if !empty {
+            out.push(b',');
+        }
+        empty = false;
+        line(out, depth + 1);
+        print(out, item);
+    }
+    if !empty {
+        line(out, depth);
+    }
+    out.push(close);
 }
 
 /// A line break and the indentation of `depth` (two spaces a level), in one copy up to 63
