@@ -385,6 +385,9 @@ impl Server {
     /// changed one stretch of it; a finding before it stays, one after it moves, and one that
     /// overlaps it is dropped (the next full check says whether it still holds).
     fn follow_edit(&mut self, uri: &Url, old: &str, new: &str) {
+        if !self.estates.values().any(|e| e.rendering.iter().any(|(at, _)| at == uri)) {
+            return;
+        }
         let edit = Edit::between(old, new);
         for estate in self.estates.values_mut() {
             estate.rendering.retain_mut(|(at, diagnostic)| {
@@ -508,24 +511,23 @@ struct Declaration {
     end: usize,
 }
 
-/// A text as a source file, for position arithmetic.
 /// What an edit changed in a document: the bytes `old[start..old_end]` became
 /// `new[start..new_end]`, everything before and after is the same.
-struct Edit<'a> {
-    old: &'a str,
+struct Edit {
+    old: SourceFile,
     new: SourceFile,
     start: usize,
     old_end: usize,
     new_end: usize,
 }
 
-impl<'a> Edit<'a> {
-    fn between(old: &'a str, new: &str) -> Edit<'a> {
+impl Edit {
+    fn between(old: &str, new: &str) -> Edit {
         let start = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
         let most = old.len().min(new.len()) - start;
         let same_end = old.bytes().rev().zip(new.bytes().rev()).take(most).take_while(|(a, b)| a == b).count();
         Edit {
-            old,
+            old: text_file(old.to_owned()),
             new: text_file(new.to_owned()),
             start,
             old_end: old.len() - same_end,
@@ -535,7 +537,8 @@ impl<'a> Edit<'a> {
 
     /// Where a range of the old text is in the new one; `None` when the edit touched it.
     fn follow(&self, range: Range) -> Option<Range> {
-        let (start, end) = (offset_of(self.old, range.start)?, offset_of(self.old, range.end)?);
+        let offset = |p: Position| self.old.offset_utf16(p.line, p.character);
+        let (start, end) = (offset(range.start), offset(range.end));
         if end <= self.start {
             return Some(range);
         }
@@ -548,24 +551,7 @@ impl<'a> Edit<'a> {
     }
 }
 
-/// The byte offset of an LSP position (line, UTF-16 column) in `text`; `None` past its end.
-fn offset_of(text: &str, position: Position) -> Option<usize> {
-    let mut line_start = 0;
-    for _ in 0..position.line {
-        line_start += text.get(line_start..)?.find('\n')? + 1;
-    }
-    let line = text.get(line_start..)?;
-    let line = line.split('\n').next().unwrap_or_default();
-    let mut units = 0;
-    for (at, c) in line.char_indices() {
-        if units >= position.character {
-            return Some(line_start + at);
-        }
-        units += c.len_utf16() as u32;
-    }
-    (units >= position.character).then_some(line_start + line.len())
-}
-
+/// A text as a source file, for position arithmetic.
 fn text_file(text: String) -> SourceFile {
     SourceFile { path: String::new(), text, kind: source::FileKind::Spec }
 }
@@ -727,22 +713,10 @@ fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Pat
 
 #[cfg(test)]
 mod tests {
-    use super::{Edit, Position, Range, offset_of};
+    use super::{Edit, Position, Range};
 
     fn at(line: u32, character: u32) -> Position {
         Position::new(line, character)
-    }
-
-    #[test]
-    fn positions_count_utf16_units() {
-        let text = "ab\n🚀x\n";
-        assert_eq!(offset_of(text, at(0, 0)), Some(0));
-        assert_eq!(offset_of(text, at(0, 2)), Some(2));
-        assert_eq!(offset_of(text, at(1, 2)), Some(7)); // after the rocket: 2 units, 4 bytes
-        assert_eq!(offset_of(text, at(1, 3)), Some(8));
-        assert_eq!(offset_of(text, at(2, 0)), Some(9));
-        assert_eq!(offset_of(text, at(1, 9)), None);
-        assert_eq!(offset_of(text, at(5, 0)), None);
     }
 
     #[test]
