@@ -157,11 +157,7 @@ pub fn config_rule_names(identifier: &str) -> (String, String) {
             name.push('-');
         }
         name.push_str(part);
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            logical_id.push(first.to_ascii_uppercase());
-            logical_id.push_str(chars.as_str());
-        }
+        crate::model::push_capitalized(&mut logical_id, part);
     }
     (name, logical_id)
 }

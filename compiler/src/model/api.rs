@@ -147,14 +147,9 @@ impl Route {
     /// The OpenAPI `operationId`: method, then each segment in PascalCase, parameters as
     /// `By<Name>`: `GET /accounts/{accountId}` gives `getAccountsByAccountId`.
     pub fn operation_id(&self) -> String {
-        // Each part's first character in upper case, written straight into `id`.
         let pascal = |id: &mut String, text: &str| {
             for part in text.split(['-', '.', '_', ':']) {
-                let mut chars = part.chars();
-                if let Some(first) = chars.next() {
-                    id.push(first.to_ascii_uppercase());
-                    id.push_str(chars.as_str());
-                }
+                super::push_capitalized(id, part);
             }
         };
         let mut id = self.method.value.openapi_key().to_owned();

@@ -12,7 +12,7 @@ pub mod values;
 
 pub use api::*;
 pub use baseline::*;
-pub use name::Name;
+pub use name::{Name, push_capitalized};
 pub use org::*;
 pub use values::*;
 

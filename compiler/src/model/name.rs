@@ -92,16 +92,21 @@ impl Name {
 
     /// `PascalCase` form for CloudFormation logical ids: `acme-prod` gives `AcmeProd`.
     pub fn pascal(&self) -> String {
-        self.0
-            .split('-')
-            .map(|part| {
-                let mut chars = part.chars();
-                match chars.next() {
-                    Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
-                    None => String::new(),
-                }
-            })
-            .collect()
+        let mut pascal = String::with_capacity(self.0.len());
+        for part in self.0.split('-') {
+            push_capitalized(&mut pascal, part);
+        }
+        pascal
+    }
+}
+
+/// Appends `part` with its first character in upper case (the step of every `PascalCase`
+/// idpc writes: logical ids, operation ids, Config rule ids).
+pub fn push_capitalized(out: &mut String, part: &str) {
+    let mut chars = part.chars();
+    if let Some(first) = chars.next() {
+        out.push(first.to_ascii_uppercase());
+        out.push_str(chars.as_str());
     }
 }
 
