@@ -191,9 +191,7 @@ impl Server {
                     let path = p.text_document.uri.to_file_path().ok()?;
                     // Full synchronisation: the last change holds the whole text.
                     let text = p.content_changes.pop()?.text;
-                    if let Some(old) = self.text_of(&path) {
-                        self.follow_edit(&p.text_document.uri, &old, &text);
-                    }
+                    self.follow_edit(&path, &p.text_document.uri, &text);
                     self.open.insert(path.clone(), text);
                     Some((path, false, false))
                 })
@@ -381,14 +379,16 @@ impl Server {
         published
     }
 
-    /// Moves the kept rendering findings of an edited document with its text: the edit
-    /// changed one stretch of it; a finding before it stays, one after it moves, and one that
-    /// overlaps it is dropped (the next full check says whether it still holds).
-    fn follow_edit(&mut self, uri: &Url, old: &str, new: &str) {
+    /// Moves the kept rendering findings of an edited document (`path`, before `new` is stored
+    /// as its text) with its text: the edit changed one stretch of it; a finding before it
+    /// stays, one after it moves, and one that overlaps it is dropped (the next full check says
+    /// whether it still holds).
+    fn follow_edit(&mut self, path: &Path, uri: &Url, new: &str) {
         if !self.estates.values().any(|e| e.rendering.iter().any(|(at, _)| at == uri)) {
             return;
         }
-        let edit = Edit::between(old, new);
+        let Some(old) = self.text_of(path) else { return };
+        let edit = Edit::between(&old, new);
         for estate in self.estates.values_mut() {
             estate.rendering.retain_mut(|(at, diagnostic)| {
                 if at != uri {
