@@ -1,6 +1,7 @@
-//! Fingerprints the code that turns a file into its lowered model (`source`, `parse`, `lower`,
-//! `model`), so that a cache entry written by a build with other lowering code is never read
-//! (`--cache`): the fingerprint is part of every cache key.
+//! Fingerprints the code behind each kind of cache entry (`--cache`), so that an entry written
+//! by a build with other code is never read: the fingerprint is part of every key. Lowered
+//! files depend on `source`, `parse`, `lower` and `model`; rendered artifacts on any of the
+//! compiler's code (and the stdlib, embedded in it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,14 +19,13 @@ fn files(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn main() {
-    let inputs = ["src/source.rs", "src/parse.rs", "src/lower", "src/model", "build.rs", "Cargo.toml", "../Cargo.lock"];
+/// FNV-1a over every file's path and bytes: stable across machines and toolchains.
+fn fingerprint(inputs: &[&str]) -> String {
     let mut paths = Vec::new();
     for input in inputs {
         println!("cargo:rerun-if-changed={input}");
         files(Path::new(input), &mut paths);
     }
-    // FNV-1a over every path and its bytes: stable across machines and toolchains.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for path in paths {
         let bytes = fs::read(&path).unwrap_or_default();
@@ -34,5 +34,13 @@ fn main() {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    println!("cargo:rustc-env=IDPC_LOWERING_FINGERPRINT={hash:016x}");
+    format!("{hash:016x}")
+}
+
+fn main() {
+    let build = ["build.rs", "Cargo.toml", "../Cargo.lock"];
+    let lowering = fingerprint(&[&["src/source.rs", "src/parse.rs", "src/lower", "src/model"][..], &build].concat());
+    println!("cargo:rustc-env=IDPC_LOWERING_FINGERPRINT={lowering}");
+    let rendering = fingerprint(&[&["src", "../stdlib"][..], &build].concat());
+    println!("cargo:rustc-env=IDPC_RENDERING_FINGERPRINT={rendering}");
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use idpc::cache::{self, MemoryStore, Store};
 use idpc::source::RawFile;
 use idpc::{Compilation, Hooks, compile_with};
-use idpc_tests::{TODAY, load, locations, options, render_diagnostics, repo_root};
+use idpc_tests::{TODAY, compile_files, load, locations, options, render_diagnostics, repo_root};
 
 /// A store that counts reads that hit.
 #[derive(Default)]
@@ -16,6 +16,7 @@ struct Counting {
     inner: MemoryStore,
     hits: Mutex<usize>,
     writes: Mutex<usize>,
+    keys: Mutex<Vec<String>>,
 }
 
 impl Store for Counting {
@@ -29,6 +30,7 @@ impl Store for Counting {
 
     fn put(&self, key: &str, entry: Vec<u8>) {
         *self.writes.lock().unwrap() += 1;
+        self.keys.lock().unwrap().push(key.to_owned());
         self.inner.put(key, entry);
     }
 }
@@ -198,4 +200,98 @@ fn a_disk_cache_forgets_what_no_build_used_for_a_month_and_nothing_else() {
     // What was swept is only a miss: the next build lowers that file again, same output.
     assert_eq!(outputs(&compile_cached(&files, &store)), cold);
     assert!(unused.exists(), "the missing entry is written again");
+}
+
+/// A compile that takes rendered API stages and dashboards from (and keeps them in) `store`.
+fn compile_rendered(files: &[RawFile], store: &dyn Store) -> Compilation {
+    compile_with(files, &options(TODAY), Hooks { renders: Some(store), ..Hooks::default() })
+}
+
+/// The number of render units of an output: one per API stage (its OpenAPI document) and one
+/// per dashboard.
+fn render_units(outputs: &BTreeMap<String, Vec<u8>>) -> usize {
+    outputs.keys().filter(|p| p.ends_with("/openapi.json") || p.ends_with("/dashboard.json")).count()
+}
+
+#[test]
+fn a_warm_render_is_the_cold_one_and_an_edit_renders_what_it_touches_again() {
+    for example in ["reference", "bank-platform"] {
+        let files = load(&repo_root().join("examples").join(example));
+        let plain = outputs(&compile_files(&files, TODAY));
+        let units = render_units(&plain);
+        assert!(units >= 4, "{example}: {units} units");
+        let store = Counting::default();
+        assert_eq!(outputs(&compile_rendered(&files, &store)), plain, "{example}: filling run");
+        assert_eq!((*store.hits.lock().unwrap(), *store.writes.lock().unwrap()), (0, units));
+        assert_eq!(outputs(&compile_rendered(&files, &store)), plain, "{example}: warm run");
+        assert_eq!((*store.hits.lock().unwrap(), *store.writes.lock().unwrap()), (units, units));
+
+        // A comment at the end of an API file moves nothing: every unit is still found.
+        let mut appended = files.clone();
+        let api = appended.iter().position(|f| f.path.starts_with("apis/")).unwrap();
+        appended[api].bytes.extend_from_slice(b"\n// appended\n");
+        assert_eq!(outputs(&compile_rendered(&appended, &store)), plain, "{example}: comment appended");
+        assert_eq!((*store.hits.lock().unwrap(), *store.writes.lock().unwrap()), (2 * units, units));
+
+        // A changed API renders its stages and its dashboard again, nothing else.
+        let mut edited = files.clone();
+        let text = String::from_utf8(edited[api].bytes.clone()).unwrap();
+        let (name, rest) = text.split_once("api \"").unwrap().1.split_once('"').unwrap();
+        assert!(rest.starts_with(" version=\""), "{example}: {rest}");
+        edited[api].bytes = text.replacen(" version=\"", " version=\"9", 1).into_bytes();
+        let expected = outputs(&compile_files(&edited, TODAY));
+        assert_ne!(expected, plain);
+        let of_api = expected.keys().filter(|p| p.starts_with(&format!("apis/{name}/"))).collect::<Vec<_>>();
+        let touched = render_units(
+            &expected.iter().filter(|(p, _)| of_api.contains(p)).map(|(p, b)| (p.clone(), b.clone())).collect(),
+        );
+        assert!(touched >= 2, "{example}: {name} has {touched} units");
+        assert_eq!(outputs(&compile_rendered(&edited, &store)), expected, "{example}: API edited");
+        assert_eq!(*store.writes.lock().unwrap(), units + touched, "{example}: only {name}'s units rendered again");
+        assert_eq!(*store.hits.lock().unwrap(), 3 * units - touched);
+
+        // The platform is read by every unit.
+        let mut platform = files.clone();
+        let at = platform.iter().position(|f| f.path == "platform.kdl").unwrap();
+        platform[at].bytes.splice(0..0, b"// moved down a line\n".iter().copied());
+        assert_eq!(outputs(&compile_rendered(&platform, &store)), plain, "{example}: platform moved");
+        assert_eq!(*store.writes.lock().unwrap(), 2 * units + touched, "{example}: everything rendered again");
+    }
+}
+
+#[test]
+fn corrupt_render_entries_are_ignored_and_replaced() {
+    let files = load(&repo_root().join("examples/reference"));
+    let plain = outputs(&compile_files(&files, TODAY));
+    let store = MemoryStore::default();
+    compile_rendered(&files, &store);
+    let keys: Vec<String> = {
+        let recorder = Counting::default();
+        compile_rendered(&files, &recorder);
+        recorder.keys.into_inner().unwrap()
+    };
+    assert_eq!(keys.len(), render_units(&plain));
+    let damages: [&dyn Fn(Vec<u8>) -> Vec<u8>; 5] = [
+        &|mut e| {
+            let last = e.len() - 2;
+            e[last] ^= 1;
+            e
+        },
+        &|e| e[..e.len() / 2].to_vec(),
+        &|_| Vec::new(),
+        &|e| [b"idpc-render/0".as_slice(), &e[13..]].concat(),
+        // Another unit's entry, whole and well-formed, under this key.
+        &|e| e,
+    ];
+    for (number, damage) in damages.iter().enumerate() {
+        let damaged = Counting::default();
+        for (index, key) in keys.iter().enumerate() {
+            let source = if number == 4 { &keys[(index + 1) % keys.len()] } else { key };
+            damaged.inner.put(key, damage(store.get(source).expect("kept")));
+        }
+        assert_eq!(outputs(&compile_rendered(&files, &damaged)), plain, "damage {number}");
+        assert_eq!(*damaged.hits.lock().unwrap(), keys.len(), "damage {number}: entries were read");
+        assert_eq!(*damaged.writes.lock().unwrap(), keys.len(), "damage {number}: and rendered again");
+        assert_eq!(outputs(&compile_rendered(&files, &damaged.inner)), plain, "damage {number}: replaced");
+    }
 }

@@ -5,11 +5,16 @@
 //! produce that code and no output; `case.kdl` lists `expect "<code>" at="<file>:<line>:<col>"`
 //! for the primary location of each expected diagnostic, asserted as data, and may pin
 //! `today "YYYY-MM-DD"`. Snapshots go to `snapshots/cases/<case>/`.
+//!
+//! Every case is also compiled twice through a cache of rendered artifacts (filling it, then
+//! reading it): both must give exactly the plain compile's diagnostics and files.
 
 use std::path::{Path, PathBuf};
 
+use idpc::cache::MemoryStore;
 use idpc::diagnostics::{Code, Severity};
-use idpc_tests::{TODAY, compile_files, load, locations, render_diagnostics, repo_root};
+use idpc::{Compilation, Hooks, compile_with};
+use idpc_tests::{TODAY, compile_files, load, locations, options, render_diagnostics, repo_root};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 struct Settings {
@@ -48,9 +53,29 @@ fn snapshot(case: &str, name: &str, contents: &str) {
     insta.bind(|| insta::assert_snapshot!(name.to_owned(), contents));
 }
 
+/// Compiles `dir` through a render cache, empty then filled, and compares both with `plain`.
+fn same_through_render_cache(dir: &Path, today: &str, plain: &Compilation) -> Result<(), Failed> {
+    let files = load(dir);
+    let store = MemoryStore::default();
+    for run in ["filling", "warm"] {
+        let cached = compile_with(&files, &options(today), Hooks { renders: Some(&store), ..Hooks::default() });
+        if render_diagnostics(&cached) != render_diagnostics(plain) {
+            return Err(format!("{run} render cache: other diagnostics:\n{}", render_diagnostics(&cached)).into());
+        }
+        let files_of = |c: &Compilation| {
+            c.output.as_ref().map(|o| o.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect::<Vec<_>>())
+        };
+        if files_of(&cached) != files_of(plain) {
+            return Err(format!("{run} render cache: other output").into());
+        }
+    }
+    Ok(())
+}
+
 fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     let settings = settings(dir);
     let compilation = compile_files(&load(dir), &settings.today);
+    same_through_render_cache(dir, &settings.today, &compilation)?;
     let rendered = render_diagnostics(&compilation);
     if compilation.has_errors() {
         return Err(format!("ok case has errors:\n{rendered}").into());
@@ -69,6 +94,7 @@ fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
     let code = Code::from_name(code_name).ok_or_else(|| format!("err case `{name}` names no code"))?;
     let settings = settings(dir);
     let compilation = compile_files(&load(dir), &settings.today);
+    same_through_render_cache(dir, &settings.today, &compilation)?;
     let found = locations(&compilation);
     let rendered = render_diagnostics(&compilation);
     if !found.iter().any(|(c, _)| c == code_name) {

@@ -85,6 +85,10 @@ pub struct Hooks<'a> {
     pub consumer: Option<emit::Consumer<'a>>,
     /// Lowered files by content: a file found here is neither parsed nor lowered again.
     pub cache: Option<&'a dyn cache::Store>,
+    /// Rendered API stages and dashboards by their inputs ([`emit::reuse`]): one found here is
+    /// not rendered again (the CLI's `--cache`; not the language server, whose full checks
+    /// would hold the whole output in memory).
+    pub renders: Option<&'a dyn cache::Store>,
     /// Stop after the plan: no artifact is rendered, so the checks made while rendering
     /// (templates, size limits: [`emit::CODES`]) do not run.
     pub skip_emit: bool,
@@ -202,7 +206,7 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
         if graph.check_cycles(&resolved, &mut sink) {
             let p = graph.plan(&resolved);
             if !sink.has_errors() && !hooks.skip_emit {
-                output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, hooks.consumer));
+                output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, hooks.consumer, hooks.renders));
             }
             plan = Some(p);
         }

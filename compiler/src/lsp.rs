@@ -307,7 +307,7 @@ impl Server {
         let compilation = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // The editor needs the diagnostics, not the artifacts: drop each as it is made.
             let discard = |_: &crate::emit::Artifact| {};
-            let hooks = Hooks { consumer: Some(&discard), cache: Some(cache), skip_emit: !full };
+            let hooks = Hooks { consumer: Some(&discard), cache: Some(cache), renders: None, skip_emit: !full };
             compile_with(&files, &options, hooks)
         })) {
             Ok(compilation) => compilation,

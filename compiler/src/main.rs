@@ -214,11 +214,12 @@ fn load_and_compile(
         }
     };
     let options = Options { today: common.today.unwrap_or_else(idpc::today_utc) };
-    let store = common.cache.clone().map(idpc::cache::DiskStore::new);
-    let hooks = idpc::Hooks { consumer, cache: store.as_ref().map(|s| s as &dyn idpc::cache::Store), skip_emit: false };
+    let disk = common.cache.clone().map(idpc::cache::DiskStore::new);
+    let store = disk.as_ref().map(|s| s as &dyn idpc::cache::Store);
+    let hooks = idpc::Hooks { consumer, cache: store, renders: store, skip_emit: false };
     let compilation = idpc::compile_with(&files, &options, hooks);
-    if let Some(store) = &store {
-        store.sweep();
+    if let Some(disk) = &disk {
+        disk.sweep();
     }
     let root = common.estate.to_string_lossy().replace('\\', "/");
     let explain = machine::explain_base(std::env::var("IDPC_EXPLAIN_URL").ok().as_deref());

@@ -12,8 +12,10 @@ pub mod datadog;
 pub mod limits;
 pub mod manifest;
 pub mod openapi;
+pub mod reuse;
 pub mod stage;
 
+use crate::cache::Store;
 use crate::diagnostics::Diagnostics;
 use crate::graph::{Plan, StackKind};
 use crate::naming;
@@ -38,6 +40,15 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
+    /// Every kind.
+    pub const ALL: [ArtifactKind; 5] = [
+        ArtifactKind::CloudFormation,
+        ArtifactKind::OpenApi,
+        ArtifactKind::DatadogMonitor,
+        ArtifactKind::DatadogDashboard,
+        ArtifactKind::DatadogSlo,
+    ];
+
     /// The manifest's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -220,17 +231,20 @@ fn print_string(out: &mut Vec<u8>, text: &str) {
 /// Renders every artifact of a resolved, acyclic estate. Problems in baseline templates go to
 /// `sink`; the caller discards the output when there are errors.
 pub fn emit(resolved: &Resolved, plan: &Plan, sources: &SourceSet, sink: &mut Diagnostics) -> Output {
-    emit_into(resolved, plan, sources, sink, None)
+    emit_into(resolved, plan, sources, sink, None, None)
 }
 
 /// [`emit`], handing each artifact to `consumer` as soon as it is rendered and keeping only
-/// its path, kind, stack and hash (the manifest still lists every artifact).
+/// its path, kind, stack and hash (the manifest still lists every artifact); with `renders`,
+/// API stages and dashboards rendered before from the same inputs are taken from it
+/// ([`reuse`]).
 pub fn emit_into(
     resolved: &Resolved,
     plan: &Plan,
     sources: &SourceSet,
     sink: &mut Diagnostics,
     consumer: Option<Consumer<'_>>,
+    renders: Option<&dyn Store>,
 ) -> Output {
     let hand_over = |mut artifact: Artifact| {
         if let Some(consumer) = consumer {
@@ -240,13 +254,24 @@ pub fn emit_into(
         artifact
     };
     let templates = baselines::prepare(resolved, plan, sources, sink);
+    let digests = renders.map(|_| reuse::Digests::of(resolved));
+    let renders = renders.zip(digests.as_ref());
     // Every stack renders on its own (a baseline stack its templates too); collecting in plan
     // order keeps the result independent of scheduling.
     let per_stack: Vec<(Vec<Artifact>, Diagnostics)> = plan
         .stacks
         .par_iter()
         .map(|stack| {
-            let (artifacts, diagnostics) = stack_artifacts(resolved, sources, stack, &templates);
+            let (artifacts, diagnostics) = match (stack.kind, renders) {
+                (StackKind::Stage(s), Some((store, digests))) => {
+                    let inputs = reuse::StageInputs::of(resolved, digests, stack, &resolved.stages[s]);
+                    reuse::artifacts(store, "stage", &inputs, |inputs| {
+                        let (view, stack) = inputs.view();
+                        stack_artifacts(&view, sources, &stack, &templates)
+                    })
+                }
+                _ => stack_artifacts(resolved, sources, stack, &templates),
+            };
             (artifacts.into_iter().map(hand_over).collect(), diagnostics)
         })
         .collect();
@@ -264,14 +289,30 @@ pub fn emit_into(
         .apis
         .par_iter()
         .zip(stages_of.par_iter())
-        .filter(|(_, stages)| !stages.is_empty())
-        .map(|(api, stages)| {
-            hand_over(Artifact::new(
-                ArtifactKind::DatadogDashboard,
-                naming::dashboard_path(&api.name.value),
-                None,
-                to_json(&datadog::dashboard(resolved, api, stages)),
-            ))
+        .enumerate()
+        .filter(|(_, (_, stages))| !stages.is_empty())
+        .flat_map_iter(|(index, (api, stages))| {
+            let render = |resolved: &Resolved, api: &crate::model::Api, stages: &[&crate::resolve::Stage]| {
+                let dashboard = Artifact::new(
+                    ArtifactKind::DatadogDashboard,
+                    naming::dashboard_path(&api.name.value),
+                    None,
+                    to_json(&datadog::dashboard(resolved, api, stages)),
+                );
+                (vec![dashboard], Diagnostics::new())
+            };
+            let (dashboard, _) = match renders {
+                Some((store, digests)) => {
+                    let inputs = reuse::DashboardInputs::of(resolved, digests, index, stages);
+                    reuse::artifacts(store, "dashboard", &inputs, |inputs| {
+                        let view = inputs.view();
+                        let stages: Vec<&crate::resolve::Stage> = view.stages.iter().collect();
+                        render(&view, &view.estate.apis[0], &stages)
+                    })
+                }
+                None => render(resolved, api, stages),
+            };
+            dashboard.into_iter().map(hand_over)
         })
         .collect();
     artifacts.extend(dashboards);
