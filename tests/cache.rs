@@ -108,35 +108,32 @@ fn corrupt_entries_are_ignored() {
             kind: idpc::source::classify(&f.path).unwrap(),
         })
         .collect();
-    let damages: [&dyn Fn(Vec<u8>) -> Vec<u8>; 5] = [
-        &|mut e| {
+    let keys: Vec<String> = sources.iter().map(cache::key).collect();
+    let damages: [&dyn Fn(usize, Vec<u8>) -> Vec<u8>; 6] = [
+        &|_, mut e| {
             let last = e.len() - 2;
             e[last] ^= 1;
             e
         },
-        &|e| e[..e.len() / 2].to_vec(),
-        &|_| Vec::new(),
-        &|e| [b"idpc-cache/0".as_slice(), &e[12..]].concat(),
-        &|e| {
+        &|_, e| e[..e.len() / 2].to_vec(),
+        &|_, _| Vec::new(),
+        &|_, e| [b"idpc-cache/0".as_slice(), &e[12..]].concat(),
+        &|index, _| {
             // A valid checksum over a payload that is not a lowered file.
             let payload = b"{\"tenants\": 7}";
-            let checksum: String = sha_hex(payload);
-            let _ = e;
-            [format!("idpc-cache/1\n{checksum}\n").as_bytes(), payload].concat()
+            let checksum = cache::checksum(&keys[index], payload);
+            [format!("{}\n{checksum}\n", cache::FORMAT).as_bytes(), payload].concat()
         },
+        // One file's entry, whole and well-formed, under every key.
+        &|_, _| store.get(&keys[0]).expect("cached"),
     ];
-    for damage in damages {
+    for (number, damage) in damages.iter().enumerate() {
         let damaged = MemoryStore::default();
-        for source in &sources {
-            let key = cache::key(source);
-            damaged.put(&key, damage(store.get(&key).expect("cached")));
+        for (index, key) in keys.iter().enumerate() {
+            damaged.put(key, damage(index, store.get(key).expect("cached")));
         }
-        assert_eq!(outputs(&compile_cached(&files, &damaged)), cold);
+        assert_eq!(outputs(&compile_cached(&files, &damaged)), cold, "damage {number}");
     }
-}
-
-fn sha_hex(bytes: &[u8]) -> String {
-    idpc::emit::manifest::sha256(bytes)
 }
 
 #[test]
@@ -280,18 +277,20 @@ fn corrupt_render_entries_are_ignored_and_replaced() {
         &|e| e[..e.len() / 2].to_vec(),
         &|_| Vec::new(),
         &|e| [b"idpc-render/0".as_slice(), &e[13..]].concat(),
-        // Another unit's entry, whole and well-formed, under this key.
+        // One unit's entry, whole and well-formed, under every key.
         &|e| e,
     ];
     for (number, damage) in damages.iter().enumerate() {
         let damaged = Counting::default();
-        for (index, key) in keys.iter().enumerate() {
-            let source = if number == 4 { &keys[(index + 1) % keys.len()] } else { key };
+        for key in &keys {
+            let source = if number == 4 { &keys[0] } else { key };
             damaged.inner.put(key, damage(store.get(source).expect("kept")));
         }
         assert_eq!(outputs(&compile_rendered(&files, &damaged)), plain, "damage {number}");
         assert_eq!(*damaged.hits.lock().unwrap(), keys.len(), "damage {number}: entries were read");
-        assert_eq!(*damaged.writes.lock().unwrap(), keys.len(), "damage {number}: and rendered again");
+        // Under the last damage, the first key holds its own entry, which is sound.
+        let rendered = if number == 4 { keys.len() - 1 } else { keys.len() };
+        assert_eq!(*damaged.writes.lock().unwrap(), rendered, "damage {number}: and rendered again");
         assert_eq!(outputs(&compile_rendered(&files, &damaged.inner)), plain, "damage {number}: replaced");
     }
 }

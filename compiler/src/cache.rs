@@ -4,8 +4,9 @@
 //!
 //! Entries are content-addressed: the key is the sha256 of the entry format, idpc's version,
 //! the fingerprint of the lowering code (see `build.rs`), the file's kind, path and text. An
-//! entry holds its own checksum; an entry that cannot be read, does not match its checksum or
-//! does not decode is ignored (and rewritten), never trusted. Only files that lowered without
+//! entry holds a checksum of its key and payload; an entry that cannot be read, does not match
+//! its checksum (or was stored under another key) or does not decode is ignored (and
+//! rewritten), never trusted. Only files that lowered without
 //! any diagnostic are stored, so a hit never hides a problem. On disk, entries no build used
 //! for a month are swept away ([`DiskStore::sweep`]).
 
@@ -17,12 +18,12 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::digest::{hex, sha256};
+use crate::digest::hex;
 use crate::lower::FilePart;
 use crate::source::{FileId, FileKind, SourceFile};
 
 /// Format of an entry; bumped when the layout changes.
-const FORMAT: &str = "idpc-cache/1";
+pub const FORMAT: &str = "idpc-cache/2";
 
 /// Where entries live.
 pub trait Store: Sync {
@@ -58,7 +59,7 @@ pub fn key(source: &SourceFile) -> String {
 /// Stores a file's lowered model.
 pub fn save(store: &dyn Store, key: &str, part: &FilePart) {
     let Ok(payload) = serde_json::to_vec(part) else { return };
-    let mut entry = format!("{FORMAT}\n{}\n", sha256(&payload)).into_bytes();
+    let mut entry = format!("{FORMAT}\n{}\n", checksum(key, &payload)).into_bytes();
     entry.extend(payload);
     store.put(key, entry);
 }
@@ -68,10 +69,20 @@ pub fn load(store: &dyn Store, key: &str, file: FileId) -> Option<FilePart> {
     let entry = store.get(key)?;
     let rest = entry.strip_prefix(format!("{FORMAT}\n").as_bytes())?;
     let (checksum, payload) = (rest.get(..64)?, rest.get(65..)?);
-    if rest.get(64) != Some(&b'\n') || checksum != sha256(payload).as_bytes() {
+    if rest.get(64) != Some(&b'\n') || checksum != self::checksum(key, payload).as_bytes() {
         return None;
     }
     file.loading(|| serde_json::from_slice(payload).ok())
+}
+
+/// The checksum of an entry: sha256 of its key and payload, so that an entry read under
+/// another key (a copied or misplaced file) is refused like a damaged one.
+pub fn checksum(key: &str, payload: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update((key.len() as u64).to_le_bytes());
+    hasher.update(key.as_bytes());
+    hasher.update(payload);
+    hex(&hasher.finalize())
 }
 
 /// Entries as files in a folder (`--cache DIR`), two-level by key. An entry's modification
