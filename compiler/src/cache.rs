@@ -164,8 +164,10 @@ impl Store for DiskStore {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut file = std::fs::File::open(self.path(key)).ok()?;
         let metadata = file.metadata().ok()?;
-        let mut entry = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-        file.read_to_end(&mut entry).ok()?;
+        // Exactly the size the metadata gives (`read_to_end` would ask for it again and probe
+        // for more): an entry that changed meanwhile fails its checksum and is rendered again.
+        let mut entry = vec![0; usize::try_from(metadata.len()).ok()?];
+        file.read_exact(&mut entry).ok()?;
         // Mark it used, once a day at most (a build reads thousands of entries).
         if age_of(&metadata).is_some_and(|age| age > DAY) {
             let _ = file.set_modified(SystemTime::now());
