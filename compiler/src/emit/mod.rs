@@ -256,6 +256,8 @@ pub fn emit_into(
     let templates = baselines::prepare(resolved, plan, sources, sink);
     let digests = renders.map(|_| reuse::Digests::of(resolved));
     let renders = renders.zip(digests.as_ref());
+    // A unit rendered for the cache sees no source file either: what it reads is its inputs.
+    let no_sources = SourceSet::new();
     // Every stack renders on its own (a baseline stack its templates too); collecting in plan
     // order keeps the result independent of scheduling.
     let per_stack: Vec<(Vec<Artifact>, Diagnostics)> = plan
@@ -267,7 +269,7 @@ pub fn emit_into(
                     let inputs = reuse::StageInputs::of(resolved, digests, stack, &resolved.stages[s]);
                     reuse::artifacts(store, "stage", &inputs, |inputs| {
                         let (view, stack) = inputs.view();
-                        stack_artifacts(&view, sources, &stack, &templates)
+                        stack_artifacts(&view, &no_sources, &stack, &templates)
                     })
                 }
                 _ => stack_artifacts(resolved, sources, stack, &templates),
