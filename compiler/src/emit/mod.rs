@@ -254,10 +254,8 @@ pub fn emit_into(
         artifact
     };
     let templates = baselines::prepare(resolved, plan, sources, sink);
-    let digests = renders.map(|_| reuse::Digests::of(resolved));
+    let digests = renders.and_then(|_| reuse::Digests::of(resolved));
     let renders = renders.zip(digests.as_ref());
-    // A unit rendered for the cache sees no source file either: what it reads is its inputs.
-    let no_sources = SourceSet::new();
     // Every stack renders on its own (a baseline stack its templates too); collecting in plan
     // order keeps the result independent of scheduling.
     let per_stack: Vec<(Vec<Artifact>, Diagnostics)> = plan
@@ -269,7 +267,7 @@ pub fn emit_into(
                     let inputs = reuse::StageInputs::of(resolved, digests, stack, &resolved.stages[s]);
                     reuse::artifacts(store, "stage", &inputs, |inputs| {
                         let (view, stack) = inputs.view();
-                        stack_artifacts(&view, &no_sources, &stack, &templates)
+                        stage_artifacts(&view, &stack, &view.stages[0])
                     })
                 }
                 _ => stack_artifacts(resolved, sources, stack, &templates),
@@ -323,9 +321,8 @@ pub fn emit_into(
     Output { artifacts, manifest, streamed: consumer.is_some() }
 }
 
-/// The artifacts of one stack (its template; for a baseline stack the monitors its baselines
-/// render; for an API stage its OpenAPI document and Datadog payloads), with the problems
-/// found on the way.
+/// The artifacts of one baseline or organisation stack (its template; for a baseline stack
+/// the monitors its baselines render), with the problems found on the way.
 fn stack_artifacts(
     resolved: &Resolved,
     sources: &SourceSet,
@@ -345,46 +342,62 @@ fn stack_artifacts(
             }
             cloudformation::baseline_stack(resolved, stack, rendered.fragments)
         }
-        StackKind::Stage(s) => {
-            let stage = &resolved.stages[s];
-            let document = openapi::document(resolved, stage);
-            limits::policy(resolved, stack, &document, &mut sink);
-            let openapi = Artifact::new(
-                ArtifactKind::OpenApi,
-                naming::openapi_path(resolved, stage),
-                Some(stack.name.clone()),
-                to_json(&document),
-            );
-            let template = stage::template(resolved, stage, document, &openapi.sha256);
-            artifacts.push(openapi);
-            for (kind, payload) in datadog::monitors(resolved, stage) {
-                artifacts.push(Artifact::new(
-                    ArtifactKind::DatadogMonitor,
-                    naming::stage_monitor_path(resolved, stage, kind),
-                    Some(stack.name.clone()),
-                    to_json(&payload),
-                ));
-            }
-            if let Some(slo) = datadog::slo(resolved, stage) {
-                artifacts.push(Artifact::new(
-                    ArtifactKind::DatadogSlo,
-                    naming::stage_slo_path(resolved, stage),
-                    Some(stack.name.clone()),
-                    to_json(&slo),
-                ));
-            }
-            template
-        }
+        StackKind::Stage(s) => return stage_artifacts(resolved, stack, &resolved.stages[s]),
     };
-    let bytes = to_json(&template);
-    limits::template(resolved, stack, &template, bytes.len(), &mut sink);
-    artifacts.push(Artifact::new(
-        ArtifactKind::CloudFormation,
-        naming::template_path(&stack.name),
-        Some(stack.name.clone()),
-        bytes,
-    ));
+    artifacts.push(template_artifact(resolved, stack, &template, &mut sink));
     (artifacts, sink)
+}
+
+/// The artifacts of an API stage (its OpenAPI document, Datadog payloads and its stack's
+/// template), from the resolved estate, the stage and its stack alone (the render cache gives it a
+/// resolved estate holding only the stage's inputs: [`reuse`]).
+fn stage_artifacts(
+    resolved: &Resolved,
+    stack: &crate::graph::Stack,
+    stage: &crate::resolve::Stage,
+) -> (Vec<Artifact>, Diagnostics) {
+    let mut sink = Diagnostics::new();
+    let mut artifacts = Vec::new();
+    let document = openapi::document(resolved, stage);
+    limits::policy(resolved, stack, &document, &mut sink);
+    let openapi = Artifact::new(
+        ArtifactKind::OpenApi,
+        naming::openapi_path(resolved, stage),
+        Some(stack.name.clone()),
+        to_json(&document),
+    );
+    let template = stage::template(resolved, stage, document, &openapi.sha256);
+    artifacts.push(openapi);
+    for (kind, payload) in datadog::monitors(resolved, stage) {
+        artifacts.push(Artifact::new(
+            ArtifactKind::DatadogMonitor,
+            naming::stage_monitor_path(resolved, stage, kind),
+            Some(stack.name.clone()),
+            to_json(&payload),
+        ));
+    }
+    if let Some(slo) = datadog::slo(resolved, stage) {
+        artifacts.push(Artifact::new(
+            ArtifactKind::DatadogSlo,
+            naming::stage_slo_path(resolved, stage),
+            Some(stack.name.clone()),
+            to_json(&slo),
+        ));
+    }
+    artifacts.push(template_artifact(resolved, stack, &template, &mut sink));
+    (artifacts, sink)
+}
+
+/// A stack's template as an artifact, checked against CloudFormation's size limit.
+fn template_artifact(
+    resolved: &Resolved,
+    stack: &crate::graph::Stack,
+    template: &serde_json::Value,
+    sink: &mut Diagnostics,
+) -> Artifact {
+    let bytes = to_json(template);
+    limits::template(resolved, stack, template, bytes.len(), sink);
+    Artifact::new(ArtifactKind::CloudFormation, naming::template_path(&stack.name), Some(stack.name.clone()), bytes)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 //! again; that costs time, never correctness.
 //!
 //! Only a render without any diagnostic is kept, so a hit never hides a problem. An entry holds
-//! the sha256 of its payload and is ignored (and rewritten) when it does not match or does not
-//! decode: never trusted.
+//! a checksum of its key and payload and is ignored (and rewritten) when it does not match
+//! (damaged, or stored under another key) or does not decode: never trusted.
 
 use std::collections::BTreeMap;
 
@@ -43,29 +43,29 @@ pub struct Digests {
 type Hash = [u8; 32];
 
 impl Digests {
-    /// The digests of every platform, tenant, account, environment and API of `resolved`.
-    pub fn of(resolved: &Resolved) -> Digests {
-        fn all<T: Serialize + Sync>(items: &[T]) -> Vec<Hash> {
+    /// The digests of every platform, tenant, account, environment and API of `resolved`;
+    /// `None` (no render cache for this build) if any of them does not serialize, which the
+    /// model always does.
+    pub fn of(resolved: &Resolved) -> Option<Digests> {
+        fn all<T: Serialize + Sync>(items: &[T]) -> Option<Vec<Hash>> {
             items.par_iter().map(digest).collect()
         }
         let estate = &resolved.estate;
-        Digests {
-            platform: digest(resolved.platform()),
-            tenants: all(&estate.tenants),
-            accounts: all(&estate.accounts),
-            environments: all(&estate.environments),
-            apis: all(&estate.apis),
-        }
+        Some(Digests {
+            platform: digest(resolved.platform())?,
+            tenants: all(&estate.tenants)?,
+            accounts: all(&estate.accounts)?,
+            environments: all(&estate.environments)?,
+            apis: all(&estate.apis)?,
+        })
     }
 }
 
-/// The sha256 of a value's JSON (all zeros if it does not serialize, which the model always does).
-fn digest<T: Serialize>(value: &T) -> Hash {
+/// The sha256 of a value's JSON.
+fn digest<T: Serialize>(value: &T) -> Option<Hash> {
     let mut hashing = Hashing(Sha256::new());
-    if serde_json::to_writer(&mut hashing, value).is_err() {
-        return [0; 32];
-    }
-    hashing.0.finalize().into()
+    serde_json::to_writer(&mut hashing, value).ok()?;
+    Some(hashing.0.finalize().into())
 }
 
 /// An entity a unit reads: serialized (into the key) as the digest of its JSON, which
