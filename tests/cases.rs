@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use idpc::cache::MemoryStore;
 use idpc::diagnostics::{Code, Severity};
+use idpc::source::RawFile;
 use idpc::{Compilation, Hooks, compile_with};
 use idpc_tests::{TODAY, compile_files, load, locations, options, render_diagnostics, repo_root};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -53,18 +54,17 @@ fn snapshot(case: &str, name: &str, contents: &str) {
     insta.bind(|| insta::assert_snapshot!(name.to_owned(), contents));
 }
 
-/// Compiles `dir` through a render cache, empty then filled, and compares both with `plain`.
-fn same_through_render_cache(dir: &Path, today: &str, plain: &Compilation) -> Result<(), Failed> {
-    let files = load(dir);
+/// Compiles `files` through a render cache, empty then filled, and compares both with `plain`.
+fn same_through_render_cache(files: &[RawFile], today: &str, plain: &Compilation) -> Result<(), Failed> {
+    let files_of = |c: &Compilation| {
+        c.output.as_ref().map(|o| o.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect::<Vec<_>>())
+    };
     let store = MemoryStore::default();
     for run in ["filling", "warm"] {
-        let cached = compile_with(&files, &options(today), Hooks { renders: Some(&store), ..Hooks::default() });
+        let cached = compile_with(files, &options(today), Hooks { renders: Some(&store), ..Hooks::default() });
         if render_diagnostics(&cached) != render_diagnostics(plain) {
             return Err(format!("{run} render cache: other diagnostics:\n{}", render_diagnostics(&cached)).into());
         }
-        let files_of = |c: &Compilation| {
-            c.output.as_ref().map(|o| o.files().map(|(p, b)| (p.to_owned(), b.to_vec())).collect::<Vec<_>>())
-        };
         if files_of(&cached) != files_of(plain) {
             return Err(format!("{run} render cache: other output").into());
         }
@@ -74,8 +74,9 @@ fn same_through_render_cache(dir: &Path, today: &str, plain: &Compilation) -> Re
 
 fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     let settings = settings(dir);
-    let compilation = compile_files(&load(dir), &settings.today);
-    same_through_render_cache(dir, &settings.today, &compilation)?;
+    let files = load(dir);
+    let compilation = compile_files(&files, &settings.today);
+    same_through_render_cache(&files, &settings.today, &compilation)?;
     let rendered = render_diagnostics(&compilation);
     if compilation.has_errors() {
         return Err(format!("ok case has errors:\n{rendered}").into());
@@ -93,8 +94,9 @@ fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
     let code_name = name.split("--").next().unwrap_or(name);
     let code = Code::from_name(code_name).ok_or_else(|| format!("err case `{name}` names no code"))?;
     let settings = settings(dir);
-    let compilation = compile_files(&load(dir), &settings.today);
-    same_through_render_cache(dir, &settings.today, &compilation)?;
+    let files = load(dir);
+    let compilation = compile_files(&files, &settings.today);
+    same_through_render_cache(&files, &settings.today, &compilation)?;
     let found = locations(&compilation);
     let rendered = render_diagnostics(&compilation);
     if !found.iter().any(|(c, _)| c == code_name) {
