@@ -294,3 +294,33 @@ fn corrupt_render_entries_are_ignored_and_replaced() {
         assert_eq!(outputs(&compile_rendered(&files, &damaged.inner)), plain, "damage {number}: replaced");
     }
 }
+
+#[test]
+fn a_disk_entry_larger_than_any_idpc_writes_is_not_read() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = cache::DiskStore::new(folder.path().join("cache"));
+    let files = load(&repo_root().join("examples/reference"));
+    let plain = outputs(&compile_files(&files, TODAY));
+    let both = |store: &dyn Store| {
+        compile_with(&files, &options(TODAY), Hooks { cache: Some(store), renders: Some(store), ..Hooks::default() })
+    };
+    assert_eq!(outputs(&both(&store)), plain);
+    let entry = |name: &str| folder.path().join("cache").join(&name[..2]).join(name);
+    let keys: Vec<String> = {
+        let recorder = Counting::default();
+        both(&recorder);
+        recorder.keys.into_inner().unwrap()
+    };
+    // Every entry turned into a sparse file one byte over the limit: all misses, all replaced.
+    for key in &keys {
+        let file = std::fs::File::options().write(true).open(entry(key)).unwrap();
+        file.set_len(cache::DiskStore::MAX_ENTRY_BYTES + 1).unwrap();
+    }
+    assert!(keys.iter().all(|key| store.get(key).is_none()));
+    assert_eq!(outputs(&both(&store)), plain);
+    for key in &keys {
+        let size = std::fs::metadata(entry(key)).unwrap().len();
+        assert!(size < cache::DiskStore::MAX_ENTRY_BYTES, "{key}: {size} bytes");
+        assert!(store.get(key).is_some());
+    }
+}

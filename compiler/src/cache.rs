@@ -96,6 +96,9 @@ pub struct DiskStore {
 impl DiskStore {
     /// Days after which an entry no build used is removed.
     pub const UNUSED_DAYS: u32 = 30;
+    /// The largest entry read: no entry idpc writes comes near it (a file is at most 1 MiB,
+    /// a stack template 1 MB), and a larger file under a key's name is not read into memory.
+    pub const MAX_ENTRY_BYTES: u64 = 64 << 20;
     /// The file whose modification time records the last sweep.
     const SWEPT: &'static str = ".swept";
 
@@ -164,6 +167,9 @@ impl Store for DiskStore {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         let mut file = std::fs::File::open(self.path(key)).ok()?;
         let metadata = file.metadata().ok()?;
+        if metadata.len() > Self::MAX_ENTRY_BYTES {
+            return None;
+        }
         // Exactly the size the metadata gives (`read_to_end` would ask for it again and probe
         // for more): an entry that changed meanwhile fails its checksum and is rendered again.
         let mut entry = vec![0; usize::try_from(metadata.len()).ok()?];
