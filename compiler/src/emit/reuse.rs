@@ -21,7 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Artifact, ArtifactKind};
-use crate::cache::Store;
+use crate::cache::{self, Store};
 use crate::diagnostics::Diagnostics;
 use crate::digest::hex;
 use crate::graph::{Stack, StackKind};
@@ -259,19 +259,14 @@ impl std::io::Write for Hashing {
 /// The key of a unit's entry: sha256 of the format, idpc's version, its source's fingerprint,
 /// the kind of unit and its inputs as JSON.
 pub fn key<T: Serialize>(unit: &str, inputs: &T) -> Option<String> {
-    let mut hashing = Hashing(Sha256::new());
-    for part in [FORMAT, env!("CARGO_PKG_VERSION"), env!("IDPC_RENDERING_FINGERPRINT"), unit] {
-        hashing.0.update((part.len() as u64).to_le_bytes());
-        hashing.0.update(part.as_bytes());
-    }
+    let mut hashing = Hashing(cache::keying(&[FORMAT, env!("IDPC_RENDERING_FINGERPRINT"), unit]));
     serde_json::to_writer(&mut hashing, inputs).ok()?;
     Some(hex(&hashing.0.finalize()))
 }
 
-/// `FORMAT`, the checksum (xxh3-128, hex) of the key and the payload, then the payload: per
-/// artifact a header line (kind, stack or `-`, sha256, length, path; separated by spaces, the
-/// path last) and its bytes. The key is in the checksum, so an entry read under another key
-/// (a copied or misplaced file) is refused too.
+/// An entry ([`cache::seal`]ed, so bound to its key) whose payload is, per artifact, a header
+/// line (kind, stack or `-`, sha256, length, path; separated by spaces, the path last) and its
+/// bytes.
 pub fn encode(key: &str, artifacts: &[Artifact]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(artifacts.iter().map(|a| a.bytes.len() + a.path.len() + 160).sum());
     for artifact in artifacts {
@@ -286,28 +281,13 @@ pub fn encode(key: &str, artifacts: &[Artifact]) -> Vec<u8> {
         payload.extend_from_slice(header.as_bytes());
         payload.extend_from_slice(&artifact.bytes);
     }
-    let mut entry = format!("{FORMAT}\n{}\n", checksum(key, &payload)).into_bytes();
-    entry.extend(payload);
-    entry
-}
-
-/// The checksum of an entry's key and payload.
-fn checksum(key: &str, payload: &[u8]) -> String {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(&(key.len() as u64).to_le_bytes());
-    hasher.update(key.as_bytes());
-    hasher.update(payload);
-    format!("{:032x}", hasher.digest128())
+    cache::seal(FORMAT, key, &payload)
 }
 
 /// The artifacts of the entry stored under `key`; `None` unless it is whole, well-formed and
 /// written under that key.
 pub fn decode(key: &str, entry: &[u8]) -> Option<Vec<Artifact>> {
-    let rest = entry.strip_prefix(format!("{FORMAT}\n").as_bytes())?;
-    let (checksum_hex, mut payload) = (rest.get(..32)?, rest.get(33..)?);
-    if rest.get(32) != Some(&b'\n') || checksum_hex != checksum(key, payload).as_bytes() {
-        return None;
-    }
+    let mut payload = cache::unseal(FORMAT, key, entry)?;
     let mut artifacts = Vec::new();
     while !payload.is_empty() {
         let end = payload.iter().position(|&b| b == b'\n')?;
