@@ -13,6 +13,7 @@
 //! Only a render without any diagnostic is kept, so a hit never hides a problem. An entry holds
 //! a checksum of its key and payload and is ignored (and rewritten) when it does not match
 //! (damaged, or stored under another key) or does not decode: never trusted.
+#![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use std::collections::BTreeMap;
 
@@ -77,7 +78,7 @@ struct Entity<'a, T> {
 
 impl<'a, T> Entity<'a, T> {
     fn at(items: &'a [T], digests: &'a [Hash], at: usize) -> Entity<'a, T> {
-        Entity { value: index(items, at), digest: index(digests, at) }
+        Entity { value: &items[at], digest: &digests[at] }
     }
 }
 
@@ -105,14 +106,14 @@ impl<'a> StageInputs<'a> {
     /// The inputs of `stage`, whose stack is `stack`.
     pub fn of(resolved: &'a Resolved, digests: &'a Digests, stack: &'a Stack, stage: &Stage) -> StageInputs<'a> {
         let estate = &resolved.estate;
-        let account = *index(&resolved.env_account, stage.env);
-        let tenant = *index(&resolved.account_tenant, account);
+        let account = resolved.env_account[stage.env];
+        let tenant = resolved.account_tenant[account];
         StageInputs {
             platform: Entity { value: resolved.platform(), digest: &digests.platform },
             tenant: Entity::at(&estate.tenants, &digests.tenants, tenant),
             account: Entity::at(&estate.accounts, &digests.accounts, account),
             environment: Entity::at(&estate.environments, &digests.environments, stage.env),
-            active: *index(&resolved.env_active, stage.env),
+            active: resolved.env_active[stage.env],
             api: Entity::at(&estate.apis, &digests.apis, stage.api),
             stack: &stack.name,
         }
@@ -177,13 +178,13 @@ impl<'a> DashboardInputs<'a> {
         let stages = stages
             .iter()
             .map(|stage| {
-                let account = *index(&resolved.env_account, stage.env);
-                let tenant = *index(&resolved.account_tenant, account);
+                let account = resolved.env_account[stage.env];
+                let tenant = resolved.account_tenant[account];
                 StageOf {
                     environment: Entity::at(&estate.environments, &digests.environments, stage.env),
                     account: Entity::at(&estate.accounts, &digests.accounts, account),
                     tenant: Entity::at(&estate.tenants, &digests.tenants, tenant),
-                    active: *index(&resolved.env_active, stage.env),
+                    active: resolved.env_active[stage.env],
                 }
             })
             .collect();
@@ -216,11 +217,6 @@ impl<'a> DashboardInputs<'a> {
             instances: Vec::new(),
         }
     }
-}
-
-/// An element that `resolve` guarantees is there (a bad index is a bug: `internal-error`).
-fn index<T>(items: &[T], at: usize) -> &T {
-    items.get(at).unwrap_or_else(|| unreachable!("index {at} out of range in a resolved estate"))
 }
 
 /// The artifacts of a unit with these inputs: from `store` when it holds a sound entry, else
