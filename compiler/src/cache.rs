@@ -93,7 +93,7 @@ const CHECKSUM_LENGTH: usize = 32;
 /// The checksum of an entry: xxh3-128 of its key and payload, in hex. It detects damage,
 /// which is all a checksum without a secret can do; entries hold the whole output at scale
 /// (318 MB at 2,500 APIs), where sha256 took a quarter of a warm check's CPU.
-pub fn checksum(key: &str, payload: &[u8]) -> String {
+fn checksum(key: &str, payload: &[u8]) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(&(key.len() as u64).to_le_bytes());
     hasher.update(key.as_bytes());
