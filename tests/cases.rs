@@ -21,10 +21,13 @@ use libtest_mimic::{Arguments, Failed, Trial};
 struct Settings {
     today: String,
     expect: Vec<(String, String)>,
+    /// `generate apis=N tenants=T`: the case's estate is a generated one (`idpc_tests::estate`)
+    /// plus its own files, for sizes no hand-written estate has.
+    generate: Option<(usize, Option<usize>)>,
 }
 
 fn settings(dir: &Path) -> Settings {
-    let mut settings = Settings { today: TODAY.to_owned(), expect: Vec::new() };
+    let mut settings = Settings { today: TODAY.to_owned(), expect: Vec::new(), generate: None };
     let Ok(text) = std::fs::read_to_string(dir.join("case.kdl")) else {
         return settings;
     };
@@ -39,6 +42,17 @@ fn settings(dir: &Path) -> Settings {
                     .and_then(|v| v.as_string())
                     .unwrap_or_else(|| panic!("expect without at= in {}", dir.display()));
                 settings.expect.push((code.to_owned(), at.to_owned()));
+            }
+            ("generate", None) => {
+                let number = |key: &str| {
+                    node.get(key).map(|v| {
+                        let n =
+                            v.as_integer().unwrap_or_else(|| panic!("{}: generate {key}= is a number", dir.display()));
+                        usize::try_from(n).expect("a positive count")
+                    })
+                };
+                let apis = number("apis").unwrap_or_else(|| panic!("{}: generate needs apis=", dir.display()));
+                settings.generate = Some((apis, number("tenants")));
             }
             (other, _) => panic!("{}: unknown case setting `{other}`", dir.display()),
         }
@@ -74,7 +88,7 @@ fn same_through_render_cache(files: &[RawFile], today: &str, plain: &Compilation
 
 fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     let settings = settings(dir);
-    let files = load(dir);
+    let files = files(dir, &settings);
     let compilation = compile_files(&files, &settings.today);
     same_through_render_cache(&files, &settings.today, &compilation)?;
     let rendered = render_diagnostics(&compilation);
@@ -90,11 +104,22 @@ fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The case's files, with the generated estate its settings ask for.
+fn files(dir: &Path, settings: &Settings) -> Vec<RawFile> {
+    let mut files = load(dir);
+    if let Some((apis, tenants)) = settings.generate {
+        let generated = idpc_tests::estate::generate(apis, tenants);
+        files.extend(generated.into_iter().map(|(path, text)| RawFile { path, bytes: text.into_bytes() }));
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    files
+}
+
 fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
     let code_name = name.split("--").next().unwrap_or(name);
     let code = Code::from_name(code_name).ok_or_else(|| format!("err case `{name}` names no code"))?;
     let settings = settings(dir);
-    let files = load(dir);
+    let files = files(dir, &settings);
     let compilation = compile_files(&files, &settings.today);
     same_through_render_cache(&files, &settings.today, &compilation)?;
     let found = locations(&compilation);

@@ -103,7 +103,7 @@ fn reference_estate_plan_has_the_contract_shape() {
     let compilation = compile_files(&load(&repo_root().join("examples/reference")), TODAY);
     let plan = compilation.plan.expect("plan");
     let by_name = |n: &str| plan.stacks.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("no stack {n}"));
-    assert_eq!(plan.stacks.len(), 10);
+    assert_eq!(plan.stacks.len(), 13);
     let wave = |n: &str| by_name(n).wave;
     for stage in [
         "accounts--acme-prod",
@@ -120,6 +120,11 @@ fn reference_estate_plan_has_the_contract_shape() {
     for env in ["acme-prod", "acme-test"] {
         assert!(wave(&format!("idpc-api-payments--{env}")) > wave(&format!("idpc-api-accounts--{env}")));
     }
+    for stage in ["accounts--acme-prod", "accounts--acme-test", "accounts--acme-pr-1234", "payments--acme-test"] {
+        let env = stage.split("--").nth(1).unwrap();
+        assert!(wave(&format!("idpc-api-{stage}")) > wave(&format!("idpc-gateway-{env}")), "{stage}");
+    }
+    assert!(wave("idpc-gateway-acme-test") > wave("idpc-organisation"));
     assert_eq!(wave("idpc-organisation"), 1);
     assert!(wave("idpc-account-acme-dev") > wave("idpc-organisation"));
     let openapi = compilation
@@ -197,10 +202,9 @@ fn adding_an_api_or_a_route_changes_no_other_api() {
     let before = artifacts_of(&files);
     let loans = r#"api "loans" version="0.9.0" owner="team-lending" {
     deploy "acme-prod" "acme-test"
-    domain "loans.api.acme-bank.example" certificate="arn:aws:acm:eu-central-1:222222222222:certificate/5e6f"
-    backend lambda="arn:aws:lambda:eu-central-1:222222222222:function:loans"
+    backend lambda="loans"
     security {
-        mtls truststore="s3://acme-truststores/loans/truststore.pem"
+        mtls
         jwt issuer="https://auth.acme-bank.example" audience="loans"
         allow-ip "203.0.113.0/24"
     }

@@ -24,6 +24,29 @@ fn edited(path: &str, edit: impl Fn(&str) -> String) -> Vec<RawFile> {
     files
 }
 
+/// The reference estate with several files edited (each edit must change its file).
+/// An edit of one file: its path, and what it does to the text.
+type Edit<'a> = (&'a str, &'a dyn Fn(&str) -> String);
+
+fn edited_all(edits: &[Edit<'_>]) -> Vec<RawFile> {
+    let mut files = reference();
+    for (path, edit) in edits {
+        let file = files.iter_mut().find(|f| f.path == *path).expect("file exists");
+        let before = String::from_utf8(file.bytes.clone()).expect("utf-8");
+        let after = edit(&before);
+        assert_ne!(before, after, "the edit of {path} changed nothing");
+        file.bytes = after.into_bytes();
+    }
+    files
+}
+
+/// Drops the `mtls` requirement from both APIs (so that a gateway may lose its mTLS).
+fn without_required_mtls(text: &str) -> String {
+    text.replace("        mtls\n", "")
+}
+
+const ACME_TEST_GATEWAY: &str = "    gateway \"test.api.acme-bank.example\" hosted-zone=\"Z0ACMEDEV0001\" {\n        mtls truststore=\"s3://acme-truststores/test/truststore.pem\"\n    }\n";
+
 fn tree(files: &[RawFile]) -> Tree {
     let compilation = compile_files(files, TODAY);
     let output =
@@ -51,9 +74,6 @@ fn payments(line: &str) -> impl Fn(&str) -> String {
 fn messages(report: &Report, kind: WarningKind) -> Vec<&str> {
     report.warnings.iter().filter(|w| w.kind == kind).map(|w| w.message.as_str()).collect()
 }
-
-const WAIVE_MTLS: &str =
-    "    uses \"accounts\"\n    waive \"production-api-without-mtls\" reason=\"RISK-1\" until=\"2026-12-31\"\n";
 
 #[test]
 fn identical_builds_have_no_change() {
@@ -114,30 +134,43 @@ fn a_new_route_names_the_route_the_stacks_and_resources_and_nothing_else() {
 }
 
 #[test]
-fn removing_the_custom_domain_warns_of_deletion_and_lost_security() {
-    let new = edited("apis/payments.kdl", |t| {
-        let t = payments(
-            "    domain \"payments.api.acme-bank.example\" certificate=\"arn:aws:acm:eu-central-1:222222222222:certificate/9a8b7c6d\"",
-        )(t);
-        let t = payments("        mtls truststore=\"s3://acme-truststores/payments/truststore.pem\"")(&t);
-        t.replace("    uses \"accounts\"\n", WAIVE_MTLS)
-    });
+fn removing_the_gateway_warns_of_deletion_and_lost_security() {
+    let new = edited_all(&[
+        ("tenants/acme-bank/environments.kdl", &|t: &str| t.replace(ACME_TEST_GATEWAY, "")),
+        ("apis/accounts.kdl", &without_required_mtls),
+        ("apis/payments.kdl", &without_required_mtls),
+    ]);
     let report = diff_of(&reference(), &new);
-    let deletions: Vec<&str> = messages(&report, WarningKind::Deletion);
-    assert!(deletions.contains(&"`DomainName` (AWS::ApiGateway::DomainName) is deleted"), "{deletions:?}");
-    assert!(deletions.contains(&"`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is deleted"), "{deletions:?}");
-    let security: Vec<&str> = messages(&report, WarningKind::Security);
-    assert!(
-        security.iter().any(|m| m.starts_with("mTLS is removed from payments.api.acme-bank.example")),
-        "{security:?}"
-    );
-    assert!(security.iter().any(|m| m.starts_with("the default execute-api endpoint is enabled")), "{security:?}");
-    snapshot("domain-removed.md", &report.markdown());
+    let deletions: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Deletion)
+        .map(|w| (w.subject.as_str(), w.message.as_str()))
+        .collect();
+    assert!(deletions.iter().any(|(s, _)| *s == "idpc-gateway-acme-test"), "{deletions:?}");
+    for stack in ["idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"] {
+        let mapping = (stack, "`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is deleted");
+        assert!(deletions.contains(&mapping), "{deletions:?}");
+    }
+    let security: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Security)
+        .map(|w| (w.subject.as_str(), w.message.as_str()))
+        .collect();
+    for stack in ["idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"] {
+        let endpoint =
+            security.iter().any(|(s, m)| *s == stack && m.starts_with("the default execute-api endpoint is enabled"));
+        assert!(endpoint, "{security:?}");
+    }
+    snapshot("gateway-removed.md", &report.markdown());
 }
 
 #[test]
-fn renaming_the_custom_domain_warns_of_replacement() {
-    let new = edited("apis/payments.kdl", |t| t.replace("payments.api.acme-bank.example", "pay.api.acme-bank.example"));
+fn renaming_the_gateway_warns_of_replacement() {
+    let new = edited("tenants/acme-bank/environments.kdl", |t| {
+        t.replace("\"test.api.acme-bank.example\"", "\"qa.api.acme-bank.example\"")
+    });
     let report = diff_of(&reference(), &new);
     let replaced: Vec<(&str, &str)> = report
         .warnings
@@ -145,11 +178,11 @@ fn renaming_the_custom_domain_warns_of_replacement() {
         .filter(|w| w.kind == WarningKind::Replacement)
         .map(|w| (w.subject.as_str(), w.message.as_str()))
         .collect();
-    for stack in ["idpc-api-payments--acme-prod", "idpc-api-payments--acme-test"] {
-        assert!(
-            replaced.contains(&(stack, "`DomainName` (AWS::ApiGateway::DomainName) is replaced (deleted and created again) because `DomainName` changed")),
-            "{replaced:?}"
-        );
+    let domain = "`DomainName` (AWS::ApiGateway::DomainName) is replaced (deleted and created again) because `DomainName` changed";
+    assert!(replaced.contains(&("idpc-gateway-acme-test", domain)), "{replaced:?}");
+    let mapping = "`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is replaced (deleted and created again) because `DomainName` changed";
+    for stack in ["idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"] {
+        assert!(replaced.contains(&(stack, mapping)), "{replaced:?}");
     }
 }
 
@@ -185,14 +218,22 @@ fn widening_the_allow_list_is_a_security_warning_and_narrowing_is_not() {
 
 #[test]
 fn removing_the_mtls_line_is_a_security_warning() {
-    let new = edited("apis/payments.kdl", |t| {
-        payments("        mtls truststore=\"s3://acme-truststores/payments/truststore.pem\"")(t)
-            .replace("    uses \"accounts\"\n", WAIVE_MTLS)
-    });
+    let new = edited_all(&[
+        ("tenants/acme-bank/environments.kdl", &|t: &str| {
+            t.replace(ACME_TEST_GATEWAY, "    gateway \"test.api.acme-bank.example\" hosted-zone=\"Z0ACMEDEV0001\"\n")
+        }),
+        ("apis/accounts.kdl", &without_required_mtls),
+        ("apis/payments.kdl", &without_required_mtls),
+    ]);
     let report = diff_of(&reference(), &new);
-    let security: Vec<&str> = messages(&report, WarningKind::Security);
-    let message = "mTLS is removed from payments.api.acme-bank.example (s3://acme-truststores/payments/truststore.pem): clients no longer need a certificate";
-    assert_eq!(security, [message; 2]);
+    let security: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Security)
+        .map(|w| (w.subject.as_str(), w.message.as_str()))
+        .collect();
+    let message = "mTLS is removed from test.api.acme-bank.example (s3://acme-truststores/test/truststore.pem): clients no longer need a certificate";
+    assert_eq!(security, [("idpc-gateway-acme-test", message)]);
     // The domain stays: nothing is deleted or replaced.
     assert!(report.warnings.iter().all(|w| w.kind == WarningKind::Security), "{:?}", report.warnings);
     snapshot("mtls-removed.md", &report.markdown());
@@ -245,7 +286,15 @@ fn graph_formats() {
         .filter(|s| s["selected"] == true)
         .map(|s| s["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(selected, ["idpc-env-acme-test", "idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"]);
+    assert_eq!(
+        selected,
+        [
+            "idpc-env-acme-test",
+            "idpc-gateway-acme-test",
+            "idpc-api-accounts--acme-test",
+            "idpc-api-payments--acme-test"
+        ]
+    );
     // Every edge joins two shown stacks, in deploy order.
     let stacks = json["stacks"].as_array().expect("stacks");
     let wave = |name: &str| stacks.iter().find(|s| s["name"] == name).and_then(|s| s["wave"].as_u64());
@@ -296,7 +345,7 @@ fn a_first_build_compares_against_an_empty_manifest() {
         br#"{"format":"idpc-manifest/1","platform":"","stacks":[],"artifacts":[]}"#.to_vec(),
     );
     let report = diff::diff(&empty, &tree(&reference())).expect("diff");
-    assert_eq!(report.stacks.len(), 10);
+    assert_eq!(report.stacks.len(), 13);
     assert!(report.stacks.iter().all(|s| s.change == Change::Added));
     assert!(report.artifacts.iter().all(|a| a.change == Change::Added));
     assert!(report.warnings.is_empty());

@@ -34,6 +34,8 @@ pub enum Entity {
     Environment(usize),
     /// Index into `Resolved::instances`.
     Instance(usize),
+    /// The gateway of an environment (index into `Estate::environments`).
+    Gateway(usize),
     /// Index into `Resolved::stages`.
     Stage(usize),
 }
@@ -51,6 +53,8 @@ pub enum EdgeKind {
     Authorizer,
     /// An API stage's deployment tracking (environment baselines).
     Tracking,
+    /// An API stage's mapping on its environment's gateway.
+    Mapping,
 }
 
 /// A CloudFormation stack in the deploy plan.
@@ -125,8 +129,17 @@ impl Graph {
                 }
             }
         }
+        for (e, env) in estate.environments.iter().enumerate() {
+            if resolved.env_active[e] && env.gateway.is_some() {
+                g.edge(Entity::Gateway(e), Entity::Environment(e), EdgeKind::Contains, None);
+            }
+        }
         for (s, stage) in resolved.stages.iter().enumerate() {
             g.edge(Entity::Stage(s), Entity::Environment(stage.env), EdgeKind::Contains, None);
+            // API Gateway maps a stage on an existing domain only: the gateway's stack first.
+            if stage.settings.endpoint.as_ref().is_some_and(|e| !e.dedicated) {
+                g.edge(Entity::Stage(s), Entity::Gateway(stage.env), EdgeKind::Mapping, None);
+            }
             let account = resolved.env_account[stage.env];
             // Every stage needs the account's jwt-authorizer baseline: its authorizer (with `jwt`)
             // and the account's API Gateway logging role (always).
@@ -218,6 +231,11 @@ impl Graph {
                 Owner::Environment(_) => None,
             };
         }
+        for (e, env) in estate.environments.iter().enumerate() {
+            if resolved.env_active[e] && env.gateway.is_some() {
+                owner.insert(Entity::Gateway(e), StackKind::Gateway(e));
+            }
+        }
         for s in 0..resolved.stages.len() {
             owner.insert(Entity::Stage(s), StackKind::Stage(s));
         }
@@ -286,7 +304,7 @@ impl Graph {
                         Region("us-east-1".to_owned()),
                     ),
                     StackKind::Account(a) => account_of(resolved, a),
-                    StackKind::Environment(e) => account_of(resolved, resolved.env_account[e]),
+                    StackKind::Environment(e) | StackKind::Gateway(e) => account_of(resolved, resolved.env_account[e]),
                     StackKind::Stage(s) => account_of(resolved, resolved.env_account[resolved.stages[s].env]),
                 };
                 Stack {
@@ -335,6 +353,7 @@ pub fn describe(resolved: &Resolved, entity: Entity) -> String {
             };
             format!("baseline `{}` of `{owner}`", instance.name)
         }
+        Entity::Gateway(e) => format!("the gateway of `{}`", estate.environments[e].name.value),
         Entity::Stage(s) => {
             let stage = &resolved.stages[s];
             format!("`{}` in `{}`", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)

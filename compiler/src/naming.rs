@@ -18,6 +18,8 @@ pub enum StackKind {
     Account(usize),
     /// An environment's baselines.
     Environment(usize),
+    /// An environment's gateway (its custom domain): index into `Estate::environments`.
+    Gateway(usize),
     /// One API stage (index into `Resolved::stages`).
     Stage(usize),
 }
@@ -29,6 +31,7 @@ pub fn stack_name(resolved: &Resolved, kind: StackKind) -> String {
         StackKind::Organisation => "idpc-organisation".to_owned(),
         StackKind::Account(a) => format!("idpc-account-{}", estate.accounts[a].name.value),
         StackKind::Environment(e) => format!("idpc-env-{}", estate.environments[e].name.value),
+        StackKind::Gateway(e) => format!("idpc-gateway-{}", estate.environments[e].name.value),
         StackKind::Stage(s) => {
             let stage = &resolved.stages[s];
             format!("idpc-api-{}--{}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
@@ -62,7 +65,7 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
     let account = match kind {
         StackKind::Organisation => None,
         StackKind::Account(a) => Some(a),
-        StackKind::Environment(e) => Some(resolved.env_account[e]),
+        StackKind::Environment(e) | StackKind::Gateway(e) => Some(resolved.env_account[e]),
         StackKind::Stage(s) => Some(resolved.env_account[resolved.stages[s].env]),
     };
     if let Some(a) = account {
@@ -74,7 +77,7 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
         }
     }
     let env = match kind {
-        StackKind::Environment(e) => Some(e),
+        StackKind::Environment(e) | StackKind::Gateway(e) => Some(e),
         StackKind::Stage(s) => Some(resolved.stages[s].env),
         _ => None,
     };

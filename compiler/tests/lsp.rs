@@ -150,9 +150,9 @@ fn estate() -> (tempfile::TempDir, PathBuf) {
 fn diagnostics_appear_on_the_right_range_and_clear_when_fixed() {
     let (_dir, root) = estate();
     let mut editor = Editor::start(&root);
-    let path = root.join("apis/payments.kdl");
+    let path = root.join("apis/accounts.kdl");
     let uri = url(&path);
-    let good = std::fs::read_to_string(&path).expect("payments.kdl");
+    let good = std::fs::read_to_string(&path).expect("accounts.kdl");
     // Unsaved text with an unknown environment; the comment puts a character outside the
     // BMP before it (two UTF-16 code units), so the column must count as LSP does.
     let bad = good.replace("deploy \"acme-prod\" \"acme-test\"", "deploy /* 🚀 */ \"acme-prd\" \"acme-test\"");

@@ -1,6 +1,8 @@
 //! Shared helpers for idpc's test binaries: loading a case or example folder, compiling it
 //! with a pinned date, and rendering what a snapshot shows.
 
+pub mod estate;
+
 use std::path::{Path, PathBuf};
 
 use idpc::diagnostics::human::{self, Style};

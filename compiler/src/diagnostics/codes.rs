@@ -86,6 +86,9 @@ codes! {
     BadUrl = "bad-url", Error, "a value that is not an https URL";
     BadS3Uri = "bad-s3-uri", Error, "a value that is not an s3://bucket/key URI";
     BadArn = "bad-arn", Error, "a malformed or wrong-service ARN";
+    BadFunctionName = "bad-function-name", Error, "a Lambda function name (or alias) that Lambda would refuse";
+    BadHostedZone = "bad-hosted-zone", Error, "a value that is not a Route 53 hosted zone id";
+    BadBasePath = "bad-base-path", Error, "a base path that API Gateway would refuse";
     BadDomain = "bad-domain", Error, "a value that is not a fully qualified domain name";
     BadEmail = "bad-email", Error, "a value that is not an email address";
     BadTag = "bad-tag", Error, "a tag key or value that AWS would refuse or idpc reserves";
@@ -106,6 +109,12 @@ codes! {
     MissingJwtAuthorizer = "missing-jwt-authorizer", Error, "an API with jwt is deployed to an account without the jwt-authorizer baseline";
     MissingApiLoggingRole = "missing-api-logging-role", Error, "an account hosts API stages without the API Gateway logging role";
     RegionMismatch = "region-mismatch", Error, "an ARN points at another region than the stage that uses it";
+    AccountMismatch = "account-mismatch", Error, "an ARN points at another account than the stage or environment that uses it";
+    ArnInRequestedAccount = "arn-in-requested-account", Error, "an ARN written for an account that idpc requests, whose id is not known yet";
+    DuplicateDomain = "duplicate-domain", Error, "one custom domain name is created twice in one region";
+    DuplicateBasePath = "duplicate-base-path", Error, "two API stages are mapped on one domain under the same base path";
+    MtlsNotEnforced = "mtls-not-enforced", Error, "an API that requires mutual TLS is served by a domain that does not enforce it";
+    ApiGatewayQuota = "api-gateway-quota", Error, "an account and region would hold more than API Gateway allows";
     ProductionApiWithoutMtls = "production-api-without-mtls", Error, "policy: an API deployed to production without mutual TLS";
     ProductionApiWithoutJwt = "production-api-without-jwt", Error, "policy: an API deployed to production without JWT validation";
     AllowIpTooWide = "allow-ip-too-wide", Error, "policy: an IP allow-list range wider than the profile allows";

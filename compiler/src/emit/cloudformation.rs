@@ -1,5 +1,6 @@
 //! CloudFormation templates of the baseline stacks (an account's or an environment's
-//! baselines, merged) and of the organisation stack (requested accounts).
+//! baselines, merged), of the gateway stacks (an environment's custom domain) and of the
+//! organisation stack (requested accounts).
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use serde_json::{Map, Value, json};
@@ -21,6 +22,26 @@ pub fn baseline_stack(resolved: &Resolved, stack: &Stack, fragments: Vec<Fragmen
         outputs.extend(fragment.outputs);
     }
     let description = format!("idpc {}: baselines {}", stack.name, names.join(", "));
+    template(description, resources, outputs)
+}
+
+/// The gateway stack of an environment: its regional custom domain (with the certificate and
+/// the alias record where it has a hosted zone). The environment's API stages map onto it
+/// from their own stacks, which the plan deploys after this one.
+pub fn gateway_stack(resolved: &Resolved, env: usize) -> Value {
+    let environment = &resolved.estate.environments[env];
+    let mut resources = Map::new();
+    let mut outputs = Map::new();
+    let Some(gateway) = &environment.gateway else {
+        return template(format!("idpc gateway of {}", environment.name.value), resources, outputs);
+    };
+    super::domain::resources(&mut resources, gateway, gateway.mtls.as_ref());
+    super::domain::outputs(&mut outputs, gateway);
+    let mtls = if gateway.mtls.is_some() { ", mutual TLS" } else { "" };
+    let description = format!(
+        "idpc gateway of {}: custom domain {} ({}{mtls})",
+        environment.name.value, gateway.host.value, gateway.tls_policy.value
+    );
     template(description, resources, outputs)
 }
 

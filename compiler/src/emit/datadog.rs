@@ -45,8 +45,11 @@ pub fn monitors(resolved: &Resolved, stage: &Stage) -> Vec<(&'static str, Value)
     let filter = stage_filter(resolved, stage);
     let notify = resolved.platform().datadog.notify.value.join(" ");
     let prefix = format!("[{}][{}] {}", tenant.name.value, env.name.value, api.name.value);
-    api.monitors
+    stage
+        .settings
+        .monitors
         .iter()
+        .map(|monitor| &monitor.value)
         .map(|monitor| {
             let (name, query, critical, message, default_priority, no_data) = match &monitor.kind {
                 MonitorKind::Latency { p95_ms } => (
@@ -105,7 +108,7 @@ pub fn monitors(resolved: &Resolved, stage: &Stage) -> Vec<(&'static str, Value)
 pub fn slo(resolved: &Resolved, stage: &Stage) -> Option<Value> {
     let estate = &resolved.estate;
     let api = &estate.apis[stage.api];
-    let slo = api.slo.as_ref()?;
+    let slo = &stage.settings.slo.as_ref()?.value;
     let env = &estate.environments[stage.env];
     let filter = stage_filter(resolved, stage);
     Some(json!({

@@ -67,6 +67,9 @@ fn cause(resolved: &Resolved, kind: StackKind) -> Span {
         StackKind::Organisation => resolved.platform().name.span,
         StackKind::Account(a) => estate.accounts[a].name.span,
         StackKind::Environment(e) => estate.environments[e].name.span,
+        StackKind::Gateway(e) => {
+            estate.environments[e].gateway.as_ref().map_or(estate.environments[e].name.span, |g| g.host.span)
+        }
         StackKind::Stage(s) => estate.apis[resolved.stages[s].api].name.span,
     }
 }

@@ -9,6 +9,7 @@
 pub mod baselines;
 pub mod cloudformation;
 pub mod datadog;
+pub mod domain;
 pub mod limits;
 pub mod manifest;
 pub mod openapi;
@@ -265,9 +266,9 @@ pub fn emit_into(
             let (artifacts, diagnostics) = match (stack.kind, renders) {
                 (StackKind::Stage(s), Some((store, digests))) => {
                     let inputs = reuse::StageInputs::of(resolved, digests, stack, &resolved.stages[s]);
-                    reuse::artifacts(store, "stage", &inputs, |inputs| {
-                        let (view, stack) = inputs.view();
-                        stage_artifacts(&view, &stack, &view.stages[0])
+                    reuse::artifacts(store, "stage", &inputs, |inputs| match inputs.view() {
+                        Some((view, stack)) => stage_artifacts(&view, &stack, &view.stages[0]),
+                        None => stage_artifacts(resolved, stack, &resolved.stages[s]),
                     })
                 }
                 _ => stack_artifacts(resolved, sources, stack, &templates),
@@ -304,10 +305,12 @@ pub fn emit_into(
             let (dashboard, _) = match renders {
                 Some((store, digests)) => {
                     let inputs = reuse::DashboardInputs::of(resolved, digests, index, stages);
-                    reuse::artifacts(store, "dashboard", &inputs, |inputs| {
-                        let view = inputs.view();
-                        let stages: Vec<&crate::resolve::Stage> = view.stages.iter().collect();
-                        render(&view, &view.estate.apis[0], &stages)
+                    reuse::artifacts(store, "dashboard", &inputs, |inputs| match inputs.view() {
+                        Some(view) => {
+                            let stages: Vec<&crate::resolve::Stage> = view.stages.iter().collect();
+                            render(&view, &view.estate.apis[0], &stages)
+                        }
+                        None => render(resolved, api, stages),
                     })
                 }
                 None => render(resolved, api, stages),
@@ -333,6 +336,7 @@ fn stack_artifacts(
     let mut artifacts = Vec::new();
     let template = match stack.kind {
         StackKind::Organisation => cloudformation::organisation_stack(resolved),
+        StackKind::Gateway(e) => cloudformation::gateway_stack(resolved, e),
         StackKind::Account(_) | StackKind::Environment(_) => {
             let (rendered, diagnostics) = templates.render_stack(resolved, sources, stack.kind);
             sink.append(diagnostics);

@@ -10,9 +10,9 @@
 use serde_json::{Map, Value, json};
 
 use super::object;
-use crate::model::{Api, Backend, Route, Segment};
+use crate::model::{Api, Route, Segment};
 use crate::naming;
-use crate::resolve::{Resolved, Stage};
+use crate::resolve::{Resolved, Stage, StageBackend};
 
 /// Name of the JWT security scheme.
 pub const JWT_SCHEME: &str = "jwt";
@@ -27,7 +27,7 @@ const TIMEOUT_MS: u32 = 29_000;
 pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     let api = &resolved.estate.apis[stage.api];
     let env = &resolved.estate.environments[stage.env];
-    let region = resolved.env_region(stage.env).as_str();
+    let region = stage.settings.region.value.as_str();
     let mut doc = Map::new();
     doc.insert("openapi".into(), json!("3.0.1"));
     doc.insert(
@@ -41,11 +41,11 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
             ),
         }),
     );
-    if let Some(domain) = &api.domain {
+    if let Some(endpoint) = &stage.settings.endpoint {
         doc.insert(
             "servers".into(),
             json!([{
-                "url": format!("https://{}", domain.name.value),
+                "url": endpoint.url(),
                 "x-amazon-apigateway-endpoint-configuration": { "disableExecuteApiEndpoint": true },
             }]),
         );
@@ -54,7 +54,10 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     for route in &api.routes {
         let item = paths.entry(route.path.value.clone()).or_insert_with(|| json!({}));
         if let Some(item) = item.as_object_mut() {
-            item.insert(route.method.value.openapi_key().into(), operation(api, route, region));
+            item.insert(
+                route.method.value.openapi_key().into(),
+                operation(api, &stage.settings.backend.value, route, region),
+            );
         }
     }
     doc.insert("paths".into(), Value::Object(paths));
@@ -111,7 +114,7 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     Value::Object(doc)
 }
 
-fn operation(api: &Api, route: &Route, region: &str) -> Value {
+fn operation(api: &Api, backend: &StageBackend, route: &Route, region: &str) -> Value {
     let mut op = Map::new();
     op.insert("operationId".into(), json!(route.operation_id()));
     let params: Vec<Value> = route
@@ -127,15 +130,15 @@ fn operation(api: &Api, route: &Route, region: &str) -> Value {
         scopes.sort();
         op.insert("security".into(), json!([{ JWT_SCHEME: scopes }]));
     }
-    let integration = match &api.backend.value {
-        Backend::Lambda(arn) => json!({
+    let integration = match backend {
+        StageBackend::Lambda(function) => json!({
             "type": "aws_proxy",
             "httpMethod": "POST",
-            "uri": invocation_uri(region, &arn.text),
+            "uri": invocation_uri(region, &function.arn()),
             "passthroughBehavior": "when_no_match",
             "timeoutInMillis": TIMEOUT_MS,
         }),
-        Backend::Http(base) => {
+        StageBackend::Http(base) => {
             let mapping: Map<String, Value> = route
                 .params()
                 .map(|p| (format!("integration.request.path.{p}"), json!(format!("method.request.path.{p}"))))

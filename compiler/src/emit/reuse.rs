@@ -27,7 +27,7 @@ use crate::diagnostics::Diagnostics;
 use crate::digest::hex;
 use crate::graph::{Stack, StackKind};
 use crate::model::{Account, Api, Environment, Estate, Platform, Region, Tenant};
-use crate::resolve::{Resolved, Stage};
+use crate::resolve::{Place, Resolved, Stage};
 
 /// Format of an entry; bumped when the layout changes.
 const FORMAT: &str = "idpc-render/1";
@@ -97,6 +97,9 @@ pub struct StageInputs<'a> {
     environment: Entity<'a, Environment>,
     active: bool,
     api: Entity<'a, Api>,
+    /// The stage's entry in the API's `deploy` list (its settings are recomputed from these
+    /// entities alone: `resolve::stage::settings`).
+    deploy: usize,
     /// The name of the stage's stack (its other fields are derived from the entities again
     /// where an artifact needs them, and its place in the plan is no artifact's business).
     stack: &'a str,
@@ -115,13 +118,15 @@ impl<'a> StageInputs<'a> {
             environment: Entity::at(&estate.environments, &digests.environments, stage.env),
             active: resolved.env_active[stage.env],
             api: Entity::at(&estate.apis, &digests.apis, stage.api),
+            deploy: stage.settings.deploy,
             stack: &stack.name,
         }
     }
 
     /// A resolved estate holding only these inputs (its one stage is stage 0), and the stack:
-    /// its name, and empty values for the rest.
-    pub fn view(&self) -> (Resolved, Stack) {
+    /// its name, and empty values for the rest. `None` if the stage's settings do not resolve
+    /// from them (they always do: they resolved from the same entities in the whole estate).
+    pub fn view(&self) -> Option<(Resolved, Stack)> {
         let estate = Estate {
             platform: Some(self.platform.value.clone()),
             tenants: vec![self.tenant.value.clone()],
@@ -130,12 +135,13 @@ impl<'a> StageInputs<'a> {
             apis: vec![self.api.value.clone()],
             ..Estate::default()
         };
+        let stage = view_stage(&estate, 0, self.deploy)?;
         let resolved = Resolved {
             estate,
             account_tenant: vec![0],
             env_account: vec![0],
             env_active: vec![self.active],
-            stages: vec![Stage { api: 0, env: 0 }],
+            stages: vec![stage],
             uses: Vec::new(),
             instances: Vec::new(),
         };
@@ -149,7 +155,7 @@ impl<'a> StageInputs<'a> {
             wave: 0,
             tags: BTreeMap::new(),
         };
-        (resolved, stack)
+        Some((resolved, stack))
     }
 }
 
@@ -166,6 +172,7 @@ pub struct DashboardInputs<'a> {
 #[derive(Serialize)]
 struct StageOf<'a> {
     environment: Entity<'a, Environment>,
+    deploy: usize,
     account: Entity<'a, Account>,
     tenant: Entity<'a, Tenant>,
     active: bool,
@@ -182,6 +189,7 @@ impl<'a> DashboardInputs<'a> {
                 let tenant = resolved.account_tenant[account];
                 StageOf {
                     environment: Entity::at(&estate.environments, &digests.environments, stage.env),
+                    deploy: stage.settings.deploy,
                     account: Entity::at(&estate.accounts, &digests.accounts, account),
                     tenant: Entity::at(&estate.tenants, &digests.tenants, tenant),
                     active: resolved.env_active[stage.env],
@@ -196,8 +204,8 @@ impl<'a> DashboardInputs<'a> {
     }
 
     /// A resolved estate holding only these inputs: one API, and stage `i` in environment,
-    /// account and tenant `i`.
-    pub fn view(&self) -> Resolved {
+    /// account and tenant `i` (`None` as for [`StageInputs::view`]).
+    pub fn view(&self) -> Option<Resolved> {
         let count = self.stages.len();
         let estate = Estate {
             platform: Some(self.platform.value.clone()),
@@ -207,16 +215,27 @@ impl<'a> DashboardInputs<'a> {
             apis: vec![self.api.value.clone()],
             ..Estate::default()
         };
-        Resolved {
+        let stages: Option<Vec<Stage>> =
+            self.stages.iter().enumerate().map(|(env, s)| view_stage(&estate, env, s.deploy)).collect();
+        Some(Resolved {
             estate,
             account_tenant: (0..count).collect(),
             env_account: (0..count).collect(),
             env_active: self.stages.iter().map(|stage| stage.active).collect(),
-            stages: (0..count).map(|env| Stage { api: 0, env }).collect(),
+            stages: stages?,
             uses: Vec::new(),
             instances: Vec::new(),
-        }
+        })
     }
+}
+
+/// The stage of API 0 in environment (and account and tenant) `env` of a view, its settings
+/// resolved from the view's entities alone. Problems were reported when the whole estate
+/// resolved, so none is reported again.
+fn view_stage(estate: &Estate, env: usize, deploy: usize) -> Option<Stage> {
+    let place = Place { api: 0, deploy, env, account: env, tenant: env };
+    let settings = crate::resolve::stage::settings(estate, place, &mut Diagnostics::new())?;
+    Some(Stage { api: 0, env, settings })
 }
 
 /// The artifacts of a unit with these inputs: from `store` when it holds a sound entry, else

@@ -1,8 +1,10 @@
 //! The CloudFormation stack of one API stage: the REST API with its OpenAPI body, a
 //! deployment whose logical id carries a hash of the body (so a change redeploys and no
 //! change changes nothing), the stage with access and execution logging, tracing and
-//! throttling, KMS-encrypted log groups, the mTLS custom domain and its mapping, the Lambda
-//! permission, and the JWT authorizer wired to the account's `jwt-authorizer` export.
+//! throttling, KMS-encrypted log groups, the mapping onto the environment's gateway (or the
+//! stage's own mTLS custom domain and its mapping), the Lambda permission on the function of
+//! the stage's own account, and the JWT authorizer wired to the account's `jwt-authorizer`
+//! export. Everything that may differ per stage comes from the stage's settings.
 //!
 //! Logical ids are fixed words or derive from spec names, never from positions.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
@@ -10,9 +12,8 @@
 use serde_json::{Map, Value, json};
 
 use super::object;
-use crate::model::Backend;
 use crate::naming;
-use crate::resolve::{Resolved, Stage};
+use crate::resolve::{Resolved, Stage, StageBackend};
 
 /// Days the stage's logs are kept.
 const LOG_RETENTION_DAYS: u32 = 400;
@@ -56,7 +57,9 @@ fn build_access_log_format() -> String {
 }
 
 /// The OpenAPI document as the stack embeds it: the JWT authorizer's URI points at the
-/// account's exported authorizer ARN instead of a literal one.
+/// account's exported authorizer ARN instead of a literal one, and a Lambda integration's URI
+/// in a requested account (whose id is known at deploy time only) goes through `Fn::Sub`,
+/// which resolves its `${AWS::AccountId}`.
 pub fn body(document: Value) -> Value {
     let mut body = document;
     let authorizer = body.pointer_mut("/components/securitySchemes/jwt/x-amazon-apigateway-authorizer/authorizerUri");
@@ -65,6 +68,15 @@ pub fn body(document: Value) -> Value {
             "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${AuthorizerArn}/invocations",
             { "AuthorizerArn": { "Fn::ImportValue": naming::AUTHORIZER_EXPORT } },
         ]});
+    }
+    let operations = body.get_mut("paths").and_then(Value::as_object_mut).into_iter().flat_map(|p| p.values_mut());
+    for operation in operations.filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        if let Some(uri) = operation.pointer_mut("/x-amazon-apigateway-integration/uri")
+            && uri.as_str().is_some_and(|u| u.contains("${AWS::AccountId}"))
+        {
+            // The URI holds validated names only: no other `${` for Fn::Sub to read.
+            *uri = json!({ "Fn::Sub": uri.take() });
+        }
     }
     body
 }
@@ -76,7 +88,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     let estate = &resolved.estate;
     let api = &estate.apis[stage.api];
     let env = &estate.environments[stage.env];
-    let account = &estate.accounts[resolved.env_account[stage.env]];
+    let settings = &stage.settings;
     let stage_name = naming::stage_name(resolved, stage);
     let rest_api_name = naming::rest_api_name(resolved, stage);
     let body = body(document);
@@ -84,7 +96,6 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     let deployment = format!("Deployment{hash}");
 
     let mut resources = Map::new();
-    let mut conditions = Map::new();
     resources.insert(
         "LogKey".into(),
         json!({
@@ -157,7 +168,9 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
                     ),
                     ("Body", body),
                     ("EndpointConfiguration", json!({ "Types": ["REGIONAL"] })),
-                    ("DisableExecuteApiEndpoint", json!(api.domain.is_some())),
+                    // Served on a custom domain, the stage is reachable there only (mutual TLS
+                    // and the domain's TLS policy cannot be bypassed through execute-api).
+                    ("DisableExecuteApiEndpoint", json!(settings.endpoint.is_some())),
                     ("FailOnWarnings", json!(true)),
                 ]),
             ),
@@ -180,9 +193,9 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
         "DataTraceEnabled": false,
         "MetricsEnabled": true,
     });
-    if let (Some(throttle), Some(map)) = (&api.throttle, method_settings.as_object_mut()) {
-        map.insert("ThrottlingRateLimit".into(), json!(throttle.rate.value));
-        map.insert("ThrottlingBurstLimit".into(), json!(throttle.burst.value));
+    if let (Some(throttle), Some(map)) = (&settings.throttle, method_settings.as_object_mut()) {
+        map.insert("ThrottlingRateLimit".into(), json!(throttle.value.rate.value));
+        map.insert("ThrottlingBurstLimit".into(), json!(throttle.value.burst.value));
     }
     let mut stage_properties = json!({
         "StageName": stage_name,
@@ -217,76 +230,75 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
             ("Properties", stage_properties),
         ]),
     );
-    if let Some(domain) = &api.domain {
-        let mut properties = json!({
-            "DomainName": domain.name.value,
-            "RegionalCertificateArn": domain.certificate.value.text,
-            "EndpointConfiguration": { "Types": ["REGIONAL"] },
-            "SecurityPolicy": domain.tls_policy.value,
-        });
-        if let (Some(mtls), Some(map)) = (&api.security.mtls, properties.as_object_mut()) {
-            let mut auth = json!({ "TruststoreUri": mtls.truststore.value });
-            if let (Some(version), Some(a)) = (&mtls.version, auth.as_object_mut()) {
-                a.insert("TruststoreVersion".into(), json!(version.value));
-            }
-            map.insert("MutualTlsAuthentication".into(), auth);
-        }
-        resources.insert(
-            "DomainName".into(),
-            object([("Type", json!("AWS::ApiGateway::DomainName")), ("Properties", properties)]),
-        );
-        resources.insert(
-            "BasePathMapping".into(),
-            json!({
-                "Type": "AWS::ApiGateway::BasePathMapping",
+    if let Some(endpoint) = &settings.endpoint {
+        let domain_name = if endpoint.dedicated {
+            super::domain::resources(&mut resources, &endpoint.domain.value, endpoint.mtls.as_ref().map(|m| &m.value));
+            json!({ "Ref": super::domain::DOMAIN_NAME })
+        } else {
+            // The gateway's stack (an earlier wave) created the domain in this account and
+            // region; API Gateway maps a stage only on a domain of its own account and region.
+            json!(endpoint.domain.value.host.value)
+        };
+        // `Ref: Stage` makes the mapping wait for the stage. A path of several levels
+        // (`accounts/v2`) is an API mapping of the v2 API: the v1 base path mapping takes one.
+        let mapping = match endpoint.base_path.value.as_deref() {
+            Some(path) if path.contains('/') => json!({
+                "Type": "AWS::ApiGatewayV2::ApiMapping",
                 "Properties": {
-                    "DomainName": { "Ref": "DomainName" },
-                    "RestApiId": { "Ref": "RestApi" },
+                    "DomainName": domain_name,
+                    "ApiMappingKey": path,
+                    "ApiId": { "Ref": "RestApi" },
                     "Stage": { "Ref": "Stage" },
                 },
             }),
-        );
-    }
-    if let Backend::Lambda(arn) = &api.backend.value {
-        let same_account = account.id.as_ref().map(|id| id.value.0 == arn.account);
-        if same_account != Some(false) {
-            let mut permission = json!({
-                "Type": "AWS::Lambda::Permission",
-                "Properties": {
-                    "Action": "lambda:InvokeFunction",
-                    "FunctionName": arn.text,
-                    "Principal": "apigateway.amazonaws.com",
-                    "SourceAccount": { "Ref": "AWS::AccountId" },
-                    "SourceArn": { "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/*" },
-                },
-            });
-            if same_account.is_none() {
-                // A requested account's id is known only at deploy time: grant the permission
-                // there only when the function lives in that same account.
-                conditions.insert(
-                    "BackendInThisAccount".into(),
-                    json!({ "Fn::Equals": [{ "Ref": "AWS::AccountId" }, arn.account] }),
-                );
-                if let Some(map) = permission.as_object_mut() {
-                    map.insert("Condition".into(), json!("BackendInThisAccount"));
+            path => {
+                let mut properties = json!({
+                    "DomainName": domain_name,
+                    "RestApiId": { "Ref": "RestApi" },
+                    "Stage": { "Ref": "Stage" },
+                });
+                if let (Some(path), Some(map)) = (path, properties.as_object_mut()) {
+                    map.insert("BasePath".into(), json!(path));
                 }
+                object([("Type", json!("AWS::ApiGateway::BasePathMapping")), ("Properties", properties)])
             }
-            resources.insert("BackendInvokePermission".into(), permission);
-        }
+        };
+        resources.insert("BasePathMapping".into(), mapping);
+    }
+    if let StageBackend::Lambda(function) = &settings.backend.value {
+        // Only the function's own account can grant API Gateway access to it: the function is
+        // the one of this stage's account and region (`resolve` refuses any other).
+        let arn = if function.needs_sub() { json!({ "Fn::Sub": function.arn() }) } else { json!(function.arn()) };
+        resources.insert(
+            "BackendInvokePermission".into(),
+            object([
+                ("Type", json!("AWS::Lambda::Permission")),
+                (
+                    "Properties",
+                    object([
+                        ("Action", json!("lambda:InvokeFunction")),
+                        ("FunctionName", arn),
+                        ("Principal", json!("apigateway.amazonaws.com")),
+                        ("SourceAccount", json!({ "Ref": "AWS::AccountId" })),
+                        (
+                            "SourceArn",
+                            json!({ "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/*" }),
+                        ),
+                    ]),
+                ),
+            ]),
+        );
     }
     let mut outputs = Map::new();
     outputs.insert("RestApiId".into(), json!({ "Description": "Id of the REST API", "Value": { "Ref": "RestApi" } }));
     outputs.insert("StageName".into(), json!({ "Description": "Name of the stage", "Value": { "Ref": "Stage" } }));
-    if api.domain.is_some() {
-        outputs.insert(
-            "RegionalDomainName".into(),
-            json!({
-                "Description": "Target of the custom domain's DNS alias record",
-                "Value": { "Fn::GetAtt": ["DomainName", "RegionalDomainName"] },
-            }),
-        );
+    if let Some(endpoint) = &settings.endpoint {
+        outputs.insert("Url".into(), json!({ "Description": "Where the stage is served", "Value": endpoint.url() }));
+        if endpoint.dedicated {
+            super::domain::outputs(&mut outputs, &endpoint.domain.value);
+        }
     }
-    let mut template = object([
+    object([
         ("AWSTemplateFormatVersion", json!("2010-09-09")),
         (
             "Description",
@@ -294,9 +306,5 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
         ),
         ("Resources", Value::Object(resources)),
         ("Outputs", Value::Object(outputs)),
-    ]);
-    if let (false, Some(map)) = (conditions.is_empty(), template.as_object_mut()) {
-        map.insert("Conditions".into(), Value::Object(conditions));
-    }
-    template
+    ])
 }

@@ -1,5 +1,6 @@
-//! Lowering of `api` nodes: deployments, domain, backend, security, throttle, routes, monitors,
-//! SLO and `uses`.
+//! Lowering of `api` nodes: deployments (with their per-stage overrides), base path, domain,
+//! backend, security, throttle, routes, monitors, SLO and `uses`; and of custom domains (an
+//! API's `domain`, an environment's `gateway`).
 
 use std::collections::BTreeMap;
 
@@ -8,19 +9,38 @@ use kdl::KdlNode;
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
-    Api, Backend, Domain, Jwt, Method, Monitor, MonitorKind, Mtls, Name, Route, Security, Segment, Slo, Spanned,
-    Throttle,
+    Api, Backend, CustomDomain, Deploy, Jwt, LambdaTarget, Method, Monitor, MonitorKind, Mtls, Name, Route, Security,
+    Segment, Slo, Spanned, Throttle,
 };
 use crate::source::Span;
 
 const API_CHILDREN: &[&str] =
-    &["deploy", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses", "waive"];
+    &["deploy", "base-path", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses", "waive"];
+/// What a `deploy "ENV" { ... }` block may replace for its stage.
+pub const DEPLOY_CHILDREN: &[&str] = &["backend", "throttle", "domain", "monitor", "slo"];
 /// TLS security policies idpc accepts on a custom domain. Older policies allow TLS 1.0, and
 /// API Gateway's newer "enhanced" policies cannot carry mutual TLS.
 pub const TLS_POLICIES: &[&str] = &[DEFAULT_TLS_POLICY];
 /// The TLS policy of a domain that names none.
 pub const DEFAULT_TLS_POLICY: &str = "TLS_1_2";
 const MONITOR_PROPS: &[&str] = &["p95-ms", "max-5xx-rate", "min-requests-per-5m", "priority"];
+
+/// A child node that may be absent: `Some(None)` when it was written but did not lower (its
+/// parent is then dropped, once every other child has been checked).
+pub type Written<T> = Option<Option<T>>;
+
+/// An environment a `deploy` names, and whether its block has a `backend`.
+type Named = (Spanned<Name>, bool);
+
+/// A [`Written`] child as the parent takes it: `None` when it did not lower (the parent is
+/// dropped), else whether it is there.
+pub fn lowered<T>(written: Written<T>) -> Option<Option<T>> {
+    match written {
+        None => Some(None),
+        Some(None) => None,
+        Some(Some(value)) => Some(Some(value)),
+    }
+}
 
 impl Ctx<'_> {
     /// Lowers `api "name" version=... owner=... { ... }`.
@@ -30,18 +50,27 @@ impl Ctx<'_> {
         let version = self.required(&reader, "version").and_then(|e| self.string(e, "version"));
         let version = version.and_then(|v| self.version(v));
         let owner = self.required(&reader, "owner").and_then(|e| self.name(e, "owner"));
-        let deploy = self.name_list(&reader, "deploy", "environment name");
+        let (deploy, deploys_lowered) = self.deploys(&reader);
         if self.all(&reader, "deploy").is_empty() {
             self.missing_child(node, "deploy", "deploy \"my-environment\"");
         }
-        let domain = self.single(&reader, "domain").and_then(|c| self.domain_node(c));
-        let backend = match self.single(&reader, "backend") {
-            Some(child) => self.backend(child),
-            None => {
-                self.missing_child(node, "backend", "backend lambda=\"arn:aws:lambda:...\"");
-                None
+        let base_path: Written<_> = self
+            .single(&reader, "base-path")
+            .map(|c| self.child_string(c, "base path").and_then(|p| self.base_path(p)));
+        let domain: Written<_> = self.single(&reader, "domain").map(|c| self.custom_domain(c));
+        let backend: Written<_> = self.single(&reader, "backend").map(|c| self.backend(c));
+        if backend.is_none() {
+            // Without an API-wide backend, every stage needs its own.
+            for (target, has_backend) in &deploys_lowered {
+                if !has_backend {
+                    self.report(
+                        Diagnostic::new(Code::MissingNode, format!("the stage in `{}` has no backend", target.value))
+                            .primary(target.span, "deployed here without a backend")
+                            .help("add `backend lambda=\"NAME\"` (or `http=\"https://...\"`) to the API, or inside `deploy \"...\" { ... }`"),
+                    );
+                }
             }
-        };
+        }
         let security = self.single(&reader, "security").map(|c| self.security(c)).unwrap_or_default();
         let throttle = self.single(&reader, "throttle").and_then(|c| self.throttle(c));
         let routes = self.routes(&reader);
@@ -57,9 +86,10 @@ impl Ctx<'_> {
             span: self.span(node.span()),
             version: version?,
             owner: owner?,
-            deploy,
-            domain,
-            backend: backend?,
+            deploy: deploy?,
+            base_path: lowered(base_path)?,
+            domain: lowered(domain)?,
+            backend: lowered(backend)?,
             security,
             throttle,
             routes,
@@ -68,6 +98,68 @@ impl Ctx<'_> {
             uses,
             waivers,
         })
+    }
+
+    /// Every `deploy` node: the list form `deploy "a" "b"` and the block form
+    /// `deploy "a" { ... }`, mixed freely, each environment named once. Gives the deployments
+    /// (`None` when an override did not lower) and, for every environment named, whether its
+    /// block has a `backend`.
+    fn deploys(&mut self, reader: &Reader<'_>) -> (Option<Vec<Deploy>>, Vec<Named>) {
+        let mut deploys: Vec<Deploy> = Vec::new();
+        let mut named: Vec<Named> = Vec::new();
+        let mut complete = true;
+        for node in self.all(reader, "deploy") {
+            let r = self.open(node, &Shape { children: DEPLOY_CHILDREN, ..Shape::LIST });
+            if node.children().is_some()
+                && let Some(extra) = r.args.get(1)
+            {
+                self.report(
+                    Diagnostic::new(Code::UnexpectedArgument, "a `deploy` block names one environment")
+                        .primary(self.span(extra.span()), "second environment")
+                        .help("its overrides apply to one stage: write `deploy \"a\" { ... }` and `deploy \"b\" { ... }`, or the list form `deploy \"a\" \"b\"` without a block"),
+                );
+            }
+            let has_backend = !self.all(&r, "backend").is_empty();
+            let backend: Written<_> = self.single(&r, "backend").map(|c| self.backend(c));
+            let domain: Written<_> = self.single(&r, "domain").map(|c| self.custom_domain(c));
+            let throttle: Written<_> = self.single(&r, "throttle").map(|c| self.throttle(c));
+            let slo: Written<_> = self.single(&r, "slo").map(|c| self.slo(c));
+            let monitors = self.monitors(&r);
+            let overrides = match (lowered(backend), lowered(domain), lowered(throttle), lowered(slo)) {
+                (Some(backend), Some(domain), Some(throttle), Some(slo)) => Some((backend, domain, throttle, slo)),
+                _ => None,
+            };
+            complete &= overrides.is_some();
+            let block = node.children().is_some();
+            for entry in r.args.iter().take(if block { 1 } else { usize::MAX }) {
+                let Some(env) = self.name(entry, "environment name") else {
+                    complete = false;
+                    continue;
+                };
+                if let Some((first, _)) = named.iter().find(|(n, _)| n.value == env.value) {
+                    self.report(
+                        Diagnostic::new(Code::DuplicateValue, format!("`{}` is listed twice in `deploy`", env.value))
+                            .primary(env.span, "deployed again")
+                            .secondary(first.span, "first deployed here")
+                            .help("deploy to each environment once; put its overrides in one `deploy \"...\" { ... }` block"),
+                    );
+                    continue;
+                }
+                named.push((env.clone(), has_backend));
+                if let Some((backend, domain, throttle, slo)) = &overrides {
+                    deploys.push(Deploy {
+                        env,
+                        span: self.span(node.span()),
+                        backend: backend.clone(),
+                        throttle: throttle.clone(),
+                        domain: domain.clone(),
+                        monitors: monitors.clone(),
+                        slo: slo.clone(),
+                    });
+                }
+            }
+        }
+        (complete.then_some(deploys), named)
     }
 
     /// All arguments of every `child` node as names, refusing repeats.
@@ -94,16 +186,77 @@ impl Ctx<'_> {
         names
     }
 
-    fn domain_node(&mut self, node: &KdlNode) -> Option<Domain> {
-        let reader = self.open(node, &Shape { props: &["certificate", "tls-policy"], ..Shape::ONE_ARG });
-        let name = reader.args.first().and_then(|e| self.string(e, "domain")).and_then(|d| self.domain(d));
-        let certificate = self.required(&reader, "certificate").and_then(|e| self.string(e, "certificate"));
-        let certificate = certificate.and_then(|c| self.arn(c, "acm", "certificate/"));
+    /// Lowers a custom domain: `gateway "HOST" ...` on an environment, `domain "HOST" ...` on an
+    /// API or in a `deploy` block. `certificate=` names an existing ACM certificate,
+    /// `hosted-zone=` the Route 53 zone of its alias record (and, without a certificate, of the
+    /// certificate idpc requests); `mtls truststore=...` inside the block.
+    pub fn custom_domain(&mut self, node: &KdlNode) -> Option<CustomDomain> {
+        let shape =
+            Shape { props: &["certificate", "hosted-zone", "tls-policy"], children: &["mtls"], ..Shape::ONE_ARG };
+        let reader = self.open(node, &shape);
+        let what = node.name().value();
+        let host = reader.args.first().and_then(|e| self.string(e, what)).and_then(|d| self.domain(d));
+        let certificate: Written<_> = reader
+            .props
+            .get("certificate")
+            .map(|e| self.string(e, "certificate").and_then(|c| self.arn(c, "acm", "certificate/")));
+        let hosted_zone: Written<_> =
+            reader.props.get("hosted-zone").map(|e| self.string(e, "hosted-zone").and_then(|z| self.hosted_zone(z)));
+        if certificate.is_none() && hosted_zone.is_none() {
+            self.report(
+                Diagnostic::new(Code::MissingProperty, format!("`{what}` needs `certificate=` or `hosted-zone=`"))
+                    .primary(self.name_span(node), "no certificate and no hosted zone")
+                    .help("give `hosted-zone=\"Z...\"` (the Route 53 public zone of the host, in the same account) and idpc requests the certificate, or `certificate=\"arn:aws:acm:...\"` for an existing one"),
+            );
+        }
         let tls_policy = match reader.props.get("tls-policy") {
             Some(entry) => self.string(entry, "tls-policy").and_then(|p| self.tls_policy(p)),
             None => Some(Spanned::new(DEFAULT_TLS_POLICY.to_owned(), self.name_span(node))),
         };
-        Some(Domain { name: name?, certificate: certificate?, tls_policy: tls_policy?, span: self.span(node.span()) })
+        let mtls: Written<_> = self.single(&reader, "mtls").map(|c| {
+            let mtls = self.mtls(c)?;
+            if mtls.truststore.is_none() {
+                self.report(
+                    Diagnostic::new(Code::MissingProperty, format!("`mtls` on a `{what}` needs `truststore=`"))
+                        .primary(self.name_span(c), "no truststore")
+                        .help("write `mtls truststore=\"s3://bucket/truststore.pem\"`: the CA certificates clients are checked against"),
+                );
+                return None;
+            }
+            Some(mtls)
+        });
+        if certificate.is_none() && hosted_zone.is_none() {
+            return None;
+        }
+        Some(CustomDomain {
+            host: host?,
+            certificate: lowered(certificate)?,
+            hosted_zone: lowered(hosted_zone)?,
+            tls_policy: tls_policy?,
+            mtls: lowered(mtls)?,
+            span: self.span(node.span()),
+        })
+    }
+
+    /// `mtls`, `mtls truststore="s3://..."` or `mtls truststore=... version=...`.
+    fn mtls(&mut self, node: &KdlNode) -> Option<Mtls> {
+        let r = self.open(node, &Shape { props: &["truststore", "version"], ..Shape::NONE });
+        let truststore: Written<_> =
+            r.props.get("truststore").map(|e| self.string(e, "truststore").and_then(|t| self.s3_uri(t, "truststore")));
+        let version = r.props.get("version").and_then(|e| self.string(e, "truststore version"));
+        let version = version.filter(|v| self.plain_text(v, "truststore version"));
+        if let (Some(entry), None) = (r.props.get("version"), &truststore) {
+            self.report(
+                Diagnostic::new(Code::MissingProperty, "a truststore `version=` needs `truststore=`")
+                    .primary(self.span(entry.span()), "version of no truststore")
+                    .help("write `mtls truststore=\"s3://...\" version=\"...\"`, or drop `version=`"),
+            );
+            return None;
+        }
+        if r.props.contains_key("version") && version.is_none() {
+            return None;
+        }
+        Some(Mtls { truststore: lowered(truststore)?, version, span: self.span(node.span()) })
     }
 
     /// A TLS security policy from the allow-list.
@@ -127,8 +280,8 @@ impl Ctx<'_> {
         let span = self.span(node.span());
         match (reader.props.get("lambda"), reader.props.get("http")) {
             (Some(lambda), None) => {
-                let arn = self.string(lambda, "lambda").and_then(|a| self.arn(a, "lambda", "function:"))?;
-                Some(Spanned::new(Backend::Lambda(arn.value), arn.span))
+                let target = self.string(lambda, "lambda").and_then(|t| self.lambda_target(t))?;
+                Some(Spanned::new(Backend::Lambda(target.value), target.span))
             }
             (None, Some(http)) => {
                 let url = self.string(http, "http").and_then(|u| self.https_url(u, "backend"))?;
@@ -147,23 +300,81 @@ impl Ctx<'_> {
                 self.report(
                     Diagnostic::new(Code::MissingProperty, "`backend` needs `lambda=` or `http=`")
                         .primary(Span { end: span.start + 7, ..span }, "no target")
-                        .help("write `backend lambda=\"arn:aws:lambda:...\"` or `backend http=\"https://...\"`"),
+                        .help("write `backend lambda=\"my-function\"` or `backend http=\"https://...\"`"),
                 );
                 None
             }
         }
     }
 
+    /// `NAME`, `NAME:ALIAS` (a function of each stage's own account and region) or a full
+    /// function ARN.
+    fn lambda_target(&mut self, value: Spanned<String>) -> Option<Spanned<LambdaTarget>> {
+        if value.value.starts_with("arn:") {
+            let arn = self.arn(value, "lambda", "function:")?;
+            let qualified = arn.value.resource.strip_prefix("function:").unwrap_or_default();
+            return match lambda_name_problem(qualified) {
+                None => Some(Spanned::new(LambdaTarget::Arn(arn.value), arn.span)),
+                Some(problem) => {
+                    self.bad_function_name(&arn.span, qualified, problem);
+                    None
+                }
+            };
+        }
+        if let Some(problem) = lambda_name_problem(&value.value) {
+            self.bad_function_name(&value.span, &value.value, problem);
+            return None;
+        }
+        let (function, qualifier) = match value.value.split_once(':') {
+            Some((function, qualifier)) => (function.to_owned(), Some(qualifier.to_owned())),
+            None => (value.value.clone(), None),
+        };
+        Some(Spanned::new(LambdaTarget::Name { function, qualifier }, value.span))
+    }
+
+    fn bad_function_name(&mut self, span: &Span, text: &str, problem: &str) {
+        self.report(
+            Diagnostic::new(Code::BadFunctionName, format!("`{text}` is not a Lambda function name"))
+                .primary(*span, problem.to_owned())
+                .help("write the function's name, such as \"accounts\", or \"accounts:live\" for an alias: 1 to 64 letters, digits, `-` and `_`, then optionally `:` and an alias or version"),
+        );
+    }
+
+    /// A base path: one or more `/`-separated segments of letters, digits, `.`, `_` and `-`.
+    fn base_path(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
+        let problem = base_path_problem(&value.value);
+        let Some(problem) = problem else {
+            return Some(value);
+        };
+        self.report(
+            Diagnostic::new(Code::BadBasePath, format!("`{}` is not a base path", value.value))
+                .primary(value.span, problem)
+                .help("write the path the API is served under on its domain, without slashes around it, such as \"accounts\" or \"accounts/v2\""),
+        );
+        None
+    }
+
+    /// A Route 53 hosted zone id (`Z` and up to 31 upper-case letters and digits).
+    fn hosted_zone(&mut self, value: Spanned<String>) -> Option<Spanned<String>> {
+        let text = value.value.as_str();
+        let valid = text.len() >= 2
+            && text.len() <= 32
+            && text.starts_with('Z')
+            && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if valid {
+            return Some(value);
+        }
+        self.report(
+            Diagnostic::new(Code::BadHostedZone, format!("`{text}` is not a Route 53 hosted zone id"))
+                .primary(value.span, "not Z followed by upper-case letters and digits")
+                .help("use the id Route 53 shows for the public hosted zone, such as \"Z0123456789ABCDEFGHIJ\" (not its name)"),
+        );
+        None
+    }
+
     fn security(&mut self, node: &KdlNode) -> Security {
         let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
-        let mtls = self.single(&reader, "mtls").and_then(|c| {
-            let r = self.open(c, &Shape { props: &["truststore", "version"], ..Shape::NONE });
-            let truststore = self.required(&r, "truststore").and_then(|e| self.string(e, "truststore"));
-            let truststore = truststore.and_then(|t| self.s3_uri(t, "truststore"))?;
-            let version = r.props.get("version").and_then(|e| self.string(e, "truststore version"));
-            let version = version.filter(|v| self.plain_text(v, "truststore version"));
-            Some(Mtls { truststore, version, span: self.span(c.span()) })
-        });
+        let mtls = self.single(&reader, "mtls").and_then(|c| self.mtls(c));
         let jwt = self.single(&reader, "jwt").and_then(|c| {
             let r = self.open(c, &Shape { props: &["issuer", "audience"], ..Shape::NONE });
             let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
@@ -424,6 +635,48 @@ fn normalise(segment: &Segment) -> Segment {
         Segment::Literal(l) => Segment::Literal(l.clone()),
         Segment::Param(_) => Segment::Param(String::new()),
     }
+}
+
+/// Why a Lambda function name (optionally `:QUALIFIER`) is not one, or `None`.
+pub fn lambda_name_problem(text: &str) -> Option<&'static str> {
+    let word = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let (function, qualifier) = match text.split_once(':') {
+        Some((f, q)) => (f, Some(q)),
+        None => (text, None),
+    };
+    if function.is_empty() || function.len() > 64 || !word(function) {
+        return Some("function names are 1 to 64 letters, digits, `-` and `_`");
+    }
+    match qualifier {
+        Some(q) if q.is_empty() || q.len() > 128 || !word(q) => {
+            Some("an alias is 1 to 128 letters, digits, `-` and `_`; a version is digits")
+        }
+        _ => None,
+    }
+}
+
+/// Why a base path is not one, or `None`.
+pub fn base_path_problem(text: &str) -> Option<&'static str> {
+    if text.is_empty() {
+        return Some("empty");
+    }
+    if text.starts_with('/') || text.ends_with('/') {
+        return Some("starts or ends with `/`");
+    }
+    if text.len() > 256 {
+        return Some("longer than 256 characters");
+    }
+    let segments: Vec<&str> = text.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Some("has an empty segment `//`");
+    }
+    if segments.iter().any(|s| *s == "." || *s == "..") {
+        return Some("has a `.` or `..` segment");
+    }
+    if !segments.iter().all(|s| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))) {
+        return Some("segments are letters, digits, `.`, `_` and `-`");
+    }
+    None
 }
 
 /// Parses a route path into segments, or says what is wrong with it.

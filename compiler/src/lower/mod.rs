@@ -15,7 +15,7 @@ pub mod values;
 use kdl::KdlDocument;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, suggest};
-use crate::model::{Estate, Name, Platform, Spanned};
+use crate::model::{Estate, Name, Platform, RefKind, Spanned};
 use crate::source::{FileId, FileKind, Span};
 use reader::Ctx;
 
@@ -55,6 +55,8 @@ pub struct FilePart {
     pub profiles: Vec<crate::model::Profile>,
     /// `(kind, name)` of entities dropped for errors.
     pub broken: Vec<(String, String)>,
+    /// References written in entities dropped for errors.
+    pub dangling: Vec<(RefKind, Spanned<Name>)>,
 }
 
 /// Lowers every parsed file and merges the results into one estate. `complete` says whether
@@ -93,6 +95,7 @@ pub fn lower_file(parsed: &ParsedFile<'_>, sink: &mut Diagnostics) -> FilePart {
                 };
                 if lowered.is_none() {
                     broken(&mut part, node);
+                    dangling(&ctx, &mut part, node);
                 }
             }
         }
@@ -152,6 +155,7 @@ pub fn merge(parts: Vec<FilePart>, complete: bool, sink: &mut Diagnostics) -> Es
         estate.apis.extend(part.apis);
         estate.baselines.extend(part.baselines);
         estate.profiles.extend(part.profiles);
+        estate.dangling.extend(part.dangling);
         for (kind, name) in part.broken {
             let kind = match kind.as_str() {
                 "tenant" => "tenant",
@@ -202,6 +206,34 @@ fn broken(part: &mut FilePart, node: &kdl::KdlNode) {
     };
     if let Some(kdl::KdlValue::String(name)) = node.entries().iter().find(|e| e.name().is_none()).map(|e| e.value()) {
         part.broken.push((kind.to_owned(), name.clone()));
+    }
+}
+
+/// Keeps the well-formed references of a node dropped for errors (`tenant=` of an account,
+/// `account=` of an environment, `deploy` and `uses` targets of an API), so that `resolve`
+/// still reports the unknown ones.
+fn dangling(ctx: &Ctx<'_>, part: &mut FilePart, node: &kdl::KdlNode) {
+    let mut keep = |kind: RefKind, entry: &kdl::KdlEntry| {
+        if let Some(name) = entry.value().as_string().and_then(|s| Name::parse(s).ok()) {
+            part.dangling.push((kind, Spanned::new(name, ctx.value_span(entry))));
+        }
+    };
+    let property =
+        |key: &'static str| node.entries().iter().filter(move |e| e.name().is_some_and(|n| n.value() == key));
+    match node.name().value() {
+        "account" => property("tenant").for_each(|e| keep(RefKind::Tenant, e)),
+        "environment" => property("account").for_each(|e| keep(RefKind::Account, e)),
+        "api" => {
+            for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
+                let kind = match child.name().value() {
+                    "deploy" => RefKind::Environment,
+                    "uses" => RefKind::Api,
+                    _ => continue,
+                };
+                child.entries().iter().filter(|e| e.name().is_none()).for_each(|e| keep(kind, e));
+            }
+        }
+        _ => {}
     }
 }
 

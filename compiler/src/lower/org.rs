@@ -2,6 +2,7 @@
 
 use kdl::{KdlNode, KdlValue};
 
+use super::api::lowered;
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Account, BaselineUse, Datadog, Environment, ParamValue, Platform, Spanned, Tenant, Tier, Waiver};
@@ -163,12 +164,14 @@ impl Ctx<'_> {
                 false
             }
         });
-        let region = self.single(&reader, "region").and_then(|c| self.child_string(c, "region"));
-        let region = region.and_then(|r| self.region(r));
+        // A malformed region or profile drops the tenant: its accounts would otherwise be
+        // checked in the platform's region, or without the tenant's policies.
+        let region =
+            self.single(&reader, "region").map(|c| self.child_string(c, "region").and_then(|r| self.region(r)));
         let compliance = match self.single(&reader, "compliance") {
             Some(child) => {
                 let r = self.open(child, &Shape::ONE_ARG);
-                r.args.first().and_then(|e| self.name(e, "compliance profile"))
+                Some(r.args.first().and_then(|e| self.name(e, "compliance profile")))
             }
             None => None,
         };
@@ -179,8 +182,8 @@ impl Ctx<'_> {
             display_name,
             contact,
             cost_center,
-            region,
-            compliance,
+            region: lowered(region)?,
+            compliance: lowered(compliance)?,
             waivers,
         })
     }
@@ -195,11 +198,14 @@ impl Ctx<'_> {
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "account name");
         let tenant = self.required(&reader, "tenant").and_then(|e| self.name(e, "tenant name"));
-        let id = reader.props.get("id").and_then(|e| self.string(e, "account id")).and_then(|v| self.account_id(v));
-        let email = reader.props.get("email").and_then(|e| self.string(e, "email")).and_then(|v| self.email(v));
-        let ou = reader.props.get("ou").and_then(|e| self.string(e, "ou")).and_then(|v| self.ou(v));
-        let region = reader.props.get("region").and_then(|e| self.string(e, "region")).and_then(|v| self.region(v));
-        if !reader.props.contains_key("id") && !reader.props.contains_key("email") {
+        // A malformed value drops the account: without its id it would pass for a requested
+        // account, without its region for one in its tenant's region.
+        let id = reader.props.get("id").map(|e| self.string(e, "account id").and_then(|v| self.account_id(v)));
+        let email = reader.props.get("email").map(|e| self.string(e, "email").and_then(|v| self.email(v)));
+        let ou = reader.props.get("ou").map(|e| self.string(e, "ou").and_then(|v| self.ou(v)));
+        let region = reader.props.get("region").map(|e| self.string(e, "region").and_then(|v| self.region(v)));
+        let requested_without_email = !reader.props.contains_key("id") && !reader.props.contains_key("email");
+        if requested_without_email {
             self.report(
                 Diagnostic::new(Code::MissingProperty, "a requested account needs `email=`")
                     .primary(self.name_span(node), "no `id=` and no `email=`")
@@ -215,14 +221,17 @@ impl Ctx<'_> {
         }
         let baselines = self.baseline_uses(&reader);
         let waivers = self.waivers(&reader);
+        if requested_without_email {
+            return None;
+        }
         Some(Account {
             name: name?,
             span: self.span(node.span()),
             tenant: tenant?,
-            id,
-            email,
-            ou,
-            region,
+            id: lowered(id)?,
+            email: lowered(email)?,
+            ou: lowered(ou)?,
+            region: lowered(region)?,
             baselines,
             waivers,
         })
@@ -250,8 +259,11 @@ impl Ctx<'_> {
 
     /// Lowers `environment "name" account=... tier=... { baseline ... }`.
     pub fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
-        let shape =
-            Shape { props: &["account", "tier", "expires"], children: &["baseline", "waive"], ..Shape::ONE_ARG };
+        let shape = Shape {
+            props: &["account", "tier", "expires"],
+            children: &["baseline", "gateway", "waive"],
+            ..Shape::ONE_ARG
+        };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "environment name");
         let account = self.required(&reader, "account").and_then(|e| self.name(e, "account name"));
@@ -275,6 +287,8 @@ impl Ctx<'_> {
             ),
             _ => {}
         }
+        // A gateway that does not lower drops the environment: its stages could not be built.
+        let gateway = self.single(&reader, "gateway").map(|c| self.custom_domain(c));
         let baselines = self.baseline_uses(&reader);
         let waivers = self.waivers(&reader);
         Some(Environment {
@@ -283,6 +297,7 @@ impl Ctx<'_> {
             account: account?,
             tier: tier?,
             expires,
+            gateway: lowered(gateway)?,
             baselines,
             waivers,
         })

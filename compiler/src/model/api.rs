@@ -14,12 +14,16 @@ pub struct Api {
     pub version: Spanned<semver::Version>,
     /// Owning team.
     pub owner: Spanned<Name>,
-    /// Environments it is deployed to, in the order written.
-    pub deploy: Vec<Spanned<Name>>,
-    /// Custom domain.
-    pub domain: Option<Domain>,
-    /// Where requests go.
-    pub backend: Spanned<Backend>,
+    /// Environments it is deployed to, in the order written, each with its overrides.
+    pub deploy: Vec<Deploy>,
+    /// Path under which its stages are mapped on their domain (`base-path`); the API's name
+    /// when not written.
+    pub base_path: Option<Spanned<String>>,
+    /// A dedicated custom domain for every stage (else each stage uses its environment's
+    /// gateway).
+    pub domain: Option<CustomDomain>,
+    /// Where requests go, unless a `deploy` block says otherwise.
+    pub backend: Option<Spanned<Backend>>,
     /// mTLS, JWT and the IP allow-list.
     pub security: Security,
     /// Stage throttling.
@@ -36,16 +40,41 @@ pub struct Api {
     pub waivers: Vec<Waiver>,
 }
 
-/// A custom domain with its ACM certificate.
+/// One `deploy` target: an environment, and what the API's stage there does differently.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Domain {
-    /// Fully qualified domain name, lower case.
-    pub name: Spanned<String>,
-    /// ACM certificate ARN.
-    pub certificate: Spanned<Arn>,
-    /// TLS security policy of the domain (`TLS_1_2` unless written).
+pub struct Deploy {
+    /// The environment.
+    pub env: Spanned<Name>,
+    /// The `deploy` node.
+    pub span: Span,
+    /// Backend of this stage only.
+    pub backend: Option<Spanned<Backend>>,
+    /// Throttling of this stage only.
+    pub throttle: Option<Throttle>,
+    /// Dedicated custom domain of this stage only.
+    pub domain: Option<CustomDomain>,
+    /// Monitors of this stage only, each replacing the API's monitor of the same kind.
+    pub monitors: Vec<Monitor>,
+    /// Availability objective of this stage only.
+    pub slo: Option<Slo>,
+}
+
+/// A regional custom domain: an environment's `gateway`, or an API's dedicated `domain`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct CustomDomain {
+    /// Fully qualified host name, lower case.
+    pub host: Spanned<String>,
+    /// An existing ACM certificate for the host (else idpc requests one, DNS-validated in
+    /// `hosted_zone`).
+    pub certificate: Option<Spanned<Arn>>,
+    /// Route 53 public hosted zone (in the same account) for the alias record and, without
+    /// `certificate`, the certificate's DNS validation.
+    pub hosted_zone: Option<Spanned<String>>,
+    /// TLS security policy (`TLS_1_2` unless written).
     pub tls_policy: Spanned<String>,
-    /// The `domain` node.
+    /// Mutual TLS of the domain, written inside its block.
+    pub mtls: Option<Mtls>,
+    /// The `gateway` or `domain` node.
     pub span: Span,
 }
 
@@ -64,11 +93,26 @@ pub struct Arn {
     pub resource: String,
 }
 
+/// The Lambda function of a backend: a name in the stage's own account and region, or an ARN.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum LambdaTarget {
+    /// `lambda="NAME"` or `lambda="NAME:ALIAS"`: the function of that name in each stage's
+    /// own account and region.
+    Name {
+        /// Function name.
+        function: String,
+        /// Alias or version.
+        qualifier: Option<String>,
+    },
+    /// A full function ARN (it must name the stage's own account and region).
+    Arn(Arn),
+}
+
 /// Where an API's requests go.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Backend {
     /// A Lambda function (proxy integration).
-    Lambda(Arn),
+    Lambda(LambdaTarget),
     /// An HTTPS backend (proxy integration); no trailing slash.
     Http(String),
 }
@@ -76,7 +120,7 @@ pub enum Backend {
 /// The `security` block.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Security {
-    /// Mutual TLS on the custom domain.
+    /// Mutual TLS required of the stage's custom domain.
     pub mtls: Option<Mtls>,
     /// JWT validation by the account's authorizer.
     pub jwt: Option<Jwt>,
@@ -86,11 +130,13 @@ pub struct Security {
     pub span: Option<Span>,
 }
 
-/// Mutual TLS settings.
+/// Mutual TLS settings: on a domain, its truststore; in an API's `security` block, that the
+/// API's domain must enforce mutual TLS (a truststore there is the v0 form: the truststore of
+/// the API's dedicated domain).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Mtls {
     /// `s3://` URI of the truststore PEM.
-    pub truststore: Spanned<String>,
+    pub truststore: Option<Spanned<String>>,
     /// S3 version id of the truststore object, pinning it for reproducible deploys.
     pub version: Option<Spanned<String>>,
     /// The `mtls` node.

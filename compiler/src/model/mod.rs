@@ -54,4 +54,20 @@ pub struct Estate {
     /// `(kind, name)` of entities written but dropped for errors: references to them are not
     /// reported again as unknown.
     pub broken: std::collections::BTreeSet<(&'static str, String)>,
+    /// References written in entities dropped for errors: still checked, so that a mistake in
+    /// one property does not hide a misspelt reference beside it.
+    pub dangling: Vec<(RefKind, Spanned<Name>)>,
+}
+
+/// What a reference names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum RefKind {
+    /// `tenant=` of an account.
+    Tenant,
+    /// `account=` of an environment.
+    Account,
+    /// A `deploy` target.
+    Environment,
+    /// A `uses` target.
+    Api,
 }

@@ -1,6 +1,6 @@
 //! The organisation side of the model: platform, tenants, accounts, environments.
 
-use super::{AccountId, BaselineUse, Date, Name, Region, Spanned, Tier, Waiver};
+use super::{AccountId, BaselineUse, CustomDomain, Date, Name, Region, Spanned, Tier, Waiver};
 use crate::source::Span;
 
 /// The one platform: organisation-wide settings.
@@ -90,6 +90,8 @@ pub struct Environment {
     pub tier: Spanned<Tier>,
     /// Expiry date (ephemeral environments only).
     pub expires: Option<Spanned<Date>>,
+    /// The environment's API gateway: the custom domain its API stages are mapped on.
+    pub gateway: Option<CustomDomain>,
     /// Environment-scope baselines.
     pub baselines: Vec<BaselineUse>,
     /// `waive` lines: accepted policy violations, each with a reason and an end date.

@@ -1,21 +1,28 @@
 //! References between entities: tenants, accounts, environments, deployments, `uses`,
-//! baselines (declaration, scope, parameters, `requires`) and compliance profiles.
+//! baselines (declaration, scope, parameters, `requires`) and compliance profiles; then each
+//! API stage's effective settings ([`stage`]) and the estate-wide deployability checks of
+//! custom domains, base paths and API Gateway quotas ([`domains`]).
 //!
 //! The output, `Resolved`, holds indices into the (sorted) model instead of names, the API
 //! stages that will be built (an expired ephemeral environment builds nothing), and the
-//! baseline instances with their typed parameters. Cycles are not looked for here: `graph`
-//! finds them.
+//! baseline instances with their typed parameters. An entity whose reference does not resolve
+//! is dropped (an account of an unknown tenant, an environment of an unknown account) and the
+//! rest is still resolved and checked, so every independent mistake is reported in one run.
+//! Cycles are not looked for here: `graph` finds them.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 mod baselines;
+pub mod domains;
+pub mod stage;
 
 use std::collections::BTreeMap;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::model::{Date, Estate, Name, ParamValue, Platform, Region, Spanned, Tier};
+use crate::model::{Date, Estate, Name, ParamValue, Platform, RefKind, Region, Spanned, Tier};
 use crate::source::Span;
 
 pub use baselines::Instance;
+pub use stage::{Endpoint, Function, Origin, Place, Setting, Settings, StageBackend};
 
 /// What a baseline instance is applied to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,13 +33,15 @@ pub enum Owner {
     Environment(usize),
 }
 
-/// One API in one environment.
+/// One API in one environment, with its effective settings.
 #[derive(Clone, Debug)]
 pub struct Stage {
     /// Index into `Estate::apis`.
     pub api: usize,
     /// Index into `Estate::environments`.
     pub env: usize,
+    /// Backend, domain, throttling, monitors and SLO of this stage, each with its origin.
+    pub settings: Settings,
 }
 
 /// A `uses` edge between two stages of one environment.
@@ -97,31 +106,25 @@ impl Resolved {
     }
 }
 
-/// Resolves every reference; `None` when the estate cannot be resolved at all (no platform or
-/// errors in referenced entities), with the reasons in `sink`.
-pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Resolved> {
+/// Resolves every reference; `None` when the estate has errors (the reasons in `sink`) or no
+/// platform.
+pub fn resolve(mut estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Resolved> {
+    let errors_before = sink.error_count();
+    let profiles = index(&estate.profiles, |p| &p.name);
+    for tenant in &estate.tenants {
+        if let Some(profile) = &tenant.compliance {
+            lookup(&profiles, &estate.broken, profile, Code::UnknownProfile, "compliance profile", &|_| true, sink);
+        }
+    }
+    dangling(&estate, sink);
+    prune(&mut estate, sink);
+
     let tenants = index(&estate.tenants, |t| &t.name);
     let accounts = index(&estate.accounts, |a| &a.name);
     let envs = index(&estate.environments, |e| &e.name);
     let apis = index(&estate.apis, |a| &a.name);
-    let profiles = index(&estate.profiles, |p| &p.name);
-    let errors_before = sink.error_count();
-
-    for tenant in &estate.tenants {
-        if let Some(profile) = &tenant.compliance {
-            lookup(&profiles, &estate.broken, profile, Code::UnknownProfile, "compliance profile", sink);
-        }
-    }
-    let account_tenant: Vec<Option<usize>> = estate
-        .accounts
-        .iter()
-        .map(|a| lookup(&tenants, &estate.broken, &a.tenant, Code::UnknownTenant, "tenant", sink))
-        .collect();
-    let env_account: Vec<Option<usize>> = estate
-        .environments
-        .iter()
-        .map(|e| lookup(&accounts, &estate.broken, &e.account, Code::UnknownAccount, "account", sink))
-        .collect();
+    let account_tenant: Vec<usize> = estate.accounts.iter().map(|a| tenants[&a.tenant.value]).collect();
+    let env_account: Vec<usize> = estate.environments.iter().map(|e| accounts[&e.account.value]).collect();
     let env_active: Vec<bool> = estate
         .environments
         .iter()
@@ -138,26 +141,34 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         })
         .collect();
 
-    let mut stages = Vec::new();
+    // Every `deploy` target: (api, its deploy entry, environment).
+    let mut targets = Vec::new();
     let mut deployed: BTreeMap<(usize, usize), Span> = BTreeMap::new();
     for (a, api) in estate.apis.iter().enumerate() {
-        for target in &api.deploy {
-            if let Some(e) = lookup(&envs, &estate.broken, target, Code::UnknownEnvironment, "environment", sink) {
-                deployed.insert((a, e), target.span);
-                if env_active[e] {
-                    stages.push(Stage { api: a, env: e });
-                }
+        for (d, target) in api.deploy.iter().enumerate() {
+            let any = &|_: &str| true;
+            if let Some(e) =
+                lookup(&envs, &estate.broken, &target.env, Code::UnknownEnvironment, "environment", any, sink)
+            {
+                deployed.insert((a, e), target.env.span);
+                targets.push((a, d, e));
             }
         }
-        if let (Some(mtls), None) = (&api.security.mtls, &api.domain) {
-            sink.push(
-                Diagnostic::new(
-                    Code::MtlsWithoutDomain,
-                    format!("API `{}` has mTLS but no custom domain", api.name.value),
-                )
-                .primary(mtls.span, "mutual TLS is configured on a custom domain")
-                .help("add `domain \"...\" certificate=\"arn:aws:acm:...\"` to the API, or remove `mtls`"),
-            );
+    }
+    let instances = baselines::instantiate(&estate, &env_account, sink);
+    // Without a platform (missing, or dropped for its own errors) regions are unknown: every
+    // check above still ran, the per-stage ones below cannot.
+    estate.platform.as_ref()?;
+
+    let mut stages = Vec::new();
+    for (api, deploy, env) in targets {
+        if !env_active[env] {
+            continue;
+        }
+        let account = env_account[env];
+        let place = Place { api, deploy, env, account, tenant: account_tenant[account] };
+        if let Some(settings) = stage::settings(&estate, place, sink) {
+            stages.push(Stage { api, env, settings });
         }
     }
     stages.sort_by(|x, y| {
@@ -170,11 +181,12 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         stages.iter().enumerate().map(|(i, s)| ((s.api, s.env), i)).collect();
     for (a, api) in estate.apis.iter().enumerate() {
         for used in &api.uses {
-            let Some(b) = lookup(&apis, &estate.broken, used, Code::UnknownApi, "API", sink) else {
+            let any = &|_: &str| true;
+            let Some(b) = lookup(&apis, &estate.broken, used, Code::UnknownApi, "API", any, sink) else {
                 continue;
             };
             for target in &api.deploy {
-                let Some(&e) = envs.get(&target.value) else {
+                let Some(&e) = envs.get(&target.env.value) else {
                     continue;
                 };
                 if !deployed.contains_key(&(b, e)) {
@@ -183,14 +195,14 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
                             Code::UsesNotDeployed,
                             format!(
                                 "`{}` uses `{}`, which is not deployed to `{}`",
-                                api.name.value, used.value, target.value
+                                api.name.value, used.value, target.env.value
                             ),
                         )
-                        .primary(used.span, format!("not deployed to `{}`", target.value))
-                        .secondary(target.span, format!("`{}` is deployed here", api.name.value))
+                        .primary(used.span, format!("not deployed to `{}`", target.env.value))
+                        .secondary(target.env.span, format!("`{}` is deployed here", api.name.value))
                         .help(format!(
                             "add `{}` to the `deploy` list of `{}`, or remove it from this one",
-                            target.value, used.value
+                            target.env.value, used.value
                         )),
                     );
                     continue;
@@ -202,52 +214,92 @@ pub fn resolve(estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Re
         }
     }
 
-    // A reference to an entity dropped for its own errors is not reported again, but the
-    // estate cannot be resolved without it: every index below must be valid.
-    let (Some(account_tenant), Some(env_account)) = (
-        account_tenant.into_iter().collect::<Option<Vec<usize>>>(),
-        env_account.into_iter().collect::<Option<Vec<usize>>>(),
-    ) else {
-        return None;
-    };
-    let instances = baselines::instantiate(&estate, &env_account, sink);
-    // Without a platform (missing, or dropped for its own errors) regions are unknown: every
-    // check above still ran, the per-stage ones below cannot.
-    if sink.error_count() > errors_before || estate.platform.is_none() {
-        return None;
-    }
     let resolved = Resolved { estate, account_tenant, env_account, env_active, stages, uses, instances };
     check_stages(&resolved, sink);
+    domains::check(&resolved, sink);
     (sink.error_count() == errors_before).then_some(resolved)
 }
 
-/// Checks that need an API's stage placement: regions of ARNs, the JWT authorizer.
+/// Reports the unknown references of entities that lowering dropped for their own errors.
+fn dangling(estate: &Estate, sink: &mut Diagnostics) {
+    let tenants = index(&estate.tenants, |t| &t.name);
+    let accounts = index(&estate.accounts, |a| &a.name);
+    let envs = index(&estate.environments, |e| &e.name);
+    let apis = index(&estate.apis, |a| &a.name);
+    for (kind, name) in &estate.dangling {
+        let (names, code, what) = match kind {
+            RefKind::Tenant => (&tenants, Code::UnknownTenant, "tenant"),
+            RefKind::Account => (&accounts, Code::UnknownAccount, "account"),
+            RefKind::Environment => (&envs, Code::UnknownEnvironment, "environment"),
+            RefKind::Api => (&apis, Code::UnknownApi, "API"),
+        };
+        lookup(names, &estate.broken, name, code, what, &|_| true, sink);
+    }
+}
+
+/// Drops the accounts of unknown tenants, then the environments of unknown (or dropped)
+/// accounts, reporting each unknown reference once and marking what was dropped as broken,
+/// so that references to it are not reported again and everything else still resolves.
+fn prune(estate: &mut Estate, sink: &mut Diagnostics) {
+    let tenants = index(&estate.tenants, |t| &t.name);
+    let accounts = std::mem::take(&mut estate.accounts);
+    for account in accounts {
+        let any = &|_: &str| true;
+        if lookup(&tenants, &estate.broken, &account.tenant, Code::UnknownTenant, "tenant", any, sink).is_some() {
+            estate.accounts.push(account);
+        } else {
+            estate.broken.insert(("account", account.name.value.as_str().to_owned()));
+        }
+    }
+    let accounts = index(&estate.accounts, |a| &a.name);
+    // An account is on the production side when a production environment names it. A
+    // did-you-mean never crosses that line: a misspelt account of a test environment must
+    // not be "corrected" into a production account, nor the other way round.
+    let production: std::collections::BTreeSet<&str> = estate
+        .environments
+        .iter()
+        .filter(|e| e.tier.value == Tier::Production)
+        .map(|e| e.account.value.as_str())
+        .collect();
+    let hosted: std::collections::BTreeSet<&str> =
+        estate.environments.iter().map(|e| e.account.value.as_str()).collect();
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for env in &estate.environments {
+        let is_production = env.tier.value == Tier::Production;
+        let fits = |candidate: &str| {
+            if is_production {
+                production.contains(candidate) || !hosted.contains(candidate)
+            } else {
+                !production.contains(candidate)
+            }
+        };
+        let found = lookup(&accounts, &estate.broken, &env.account, Code::UnknownAccount, "account", &fits, sink);
+        if found.is_some() { kept.push(true) } else { kept.push(false) }
+    }
+    let environments = std::mem::take(&mut estate.environments);
+    for (env, keep) in environments.into_iter().zip(kept) {
+        if keep {
+            estate.environments.push(env);
+        } else {
+            dropped.push(env.name.value.as_str().to_owned());
+        }
+    }
+    for name in dropped {
+        estate.broken.insert(("environment", name));
+    }
+}
+
+/// Checks that need an API's stage placement: the JWT authorizer and the logging role.
 fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
     for stage in &resolved.stages {
         let api = &resolved.estate.apis[stage.api];
         let env = &resolved.estate.environments[stage.env];
         let account = resolved.env_account[stage.env];
-        let region = resolved.env_region(stage.env);
-        let mut arns = Vec::new();
-        if let crate::model::Backend::Lambda(arn) = &api.backend.value {
-            arns.push((arn, api.backend.span, "Lambda function"));
-        }
-        if let Some(domain) = &api.domain {
-            arns.push((&domain.certificate.value, domain.certificate.span, "certificate"));
-        }
-        for (arn, span, what) in arns {
-            if &arn.region != region {
-                sink.push(
-                    Diagnostic::new(
-                        Code::RegionMismatch,
-                        format!("the {what} is in {}, but `{}` deploys to {region}", arn.region, env.name.value),
-                    )
-                    .primary(span, format!("{what} in {}", arn.region))
-                    .help(format!("API Gateway needs the {what} in the stage's own region ({region})")),
-                );
-            }
-        }
-        let has_authorizer = resolved.has_baseline(Owner::Account(account), "jwt-authorizer");
+        // The baseline as written: one with a mistake in its parameters is reported as such,
+        // not again as missing.
+        let has_authorizer =
+            resolved.estate.accounts[account].baselines.iter().any(|u| u.name.value.as_str() == "jwt-authorizer");
         if api.security.jwt.is_none() && !has_authorizer {
             // The baseline also sets the account's API Gateway CloudWatch role; without it,
             // API Gateway refuses a stage with logging, and every stage has logging.
@@ -289,12 +341,15 @@ fn index<T>(items: &[T], name: impl Fn(&T) -> &Spanned<Name>) -> BTreeMap<Name, 
 /// Names that failed to lower: references to them are not reported again.
 type Broken = std::collections::BTreeSet<(&'static str, String)>;
 
+/// Looks a reference up; reports it when unknown (unless it names a dropped entity), with a
+/// did-you-mean among the names `fits` accepts.
 fn lookup(
     names: &BTreeMap<Name, usize>,
     broken: &Broken,
     wanted: &Spanned<Name>,
     code: Code,
     kind: &'static str,
+    fits: &dyn Fn(&str) -> bool,
     sink: &mut Diagnostics,
 ) -> Option<usize> {
     if let Some(&i) = names.get(&wanted.value) {
@@ -303,14 +358,16 @@ fn lookup(
     if broken.contains(&(kind, wanted.value.as_str().to_owned())) {
         return None;
     }
-    let suggestion = did_you_mean(wanted.value.as_str(), names.keys().map(Name::as_str));
+    let candidates: Vec<&str> = names.keys().map(Name::as_str).filter(|n| fits(n)).collect();
+    let suggestion = did_you_mean(wanted.value.as_str(), candidates.iter().copied());
     let help = match suggestion {
         Some(best) => format!("did you mean `{best}`?"),
         None if names.is_empty() => format!("the estate declares no {kind}"),
+        None if candidates.is_empty() => format!("no {kind} of the estate fits here"),
         None => format!(
             "known: {}",
-            names.keys().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                + if names.len() > 8 { ", ..." } else { "" }
+            candidates.iter().take(8).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                + if candidates.len() > 8 { ", ..." } else { "" }
         ),
     };
     sink.push(

@@ -700,7 +700,8 @@ fn route_changes(old: &Value, new: &Value) -> Vec<RouteChange> {
     out
 }
 
-/// The security settings of an API stage stack, as facts that can be compared.
+/// The security settings of an API stage stack or a gateway stack, as facts that can be
+/// compared.
 #[derive(Default)]
 struct Security {
     /// Source IP allow-list of the resource policy, when there is one.
@@ -717,8 +718,9 @@ struct Security {
     data_trace: bool,
     /// Whether every stage writes access logs.
     access_logs: bool,
-    /// Whether there is an API at all.
-    has_api: bool,
+    /// Whether the stack serves requests at all: a REST API, or a custom domain (a gateway's
+    /// stack holds the domain, with its TLS policy and mTLS, and no API).
+    serves: bool,
 }
 
 fn security(template: &Value) -> Security {
@@ -727,7 +729,7 @@ fn security(template: &Value) -> Security {
         let properties = &resource["Properties"];
         match resource["Type"].as_str().unwrap_or("") {
             "AWS::ApiGateway::RestApi" => {
-                facts.has_api = true;
+                facts.serves = true;
                 facts.endpoint_disabled = properties["DisableExecuteApiEndpoint"] == true;
                 let body = &properties["Body"];
                 for statement in body["x-amazon-apigateway-policy"]["Statement"].as_array().into_iter().flatten() {
@@ -764,6 +766,7 @@ fn security(template: &Value) -> Security {
                 }
             }
             "AWS::ApiGateway::DomainName" => {
+                facts.serves = true;
                 let domain = properties["DomainName"].as_str().unwrap_or("").to_owned();
                 if let Some(truststore) = properties["MutualTlsAuthentication"]["TruststoreUri"].as_str() {
                     facts.mtls.insert(format!("{domain} ({truststore})"));
@@ -802,7 +805,7 @@ fn security_changes(old: &Value, new: &Value) -> Vec<SecurityChange> {
     let (a, b) = (security(old), security(new));
     let mut out = Vec::new();
     let mut say = |weakens: bool, message: String| out.push(SecurityChange { message, weakens });
-    if !(a.has_api && b.has_api) {
+    if !(a.serves && b.serves) {
         return Vec::new();
     }
     match (&a.allow_list, &b.allow_list) {

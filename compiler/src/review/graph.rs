@@ -31,6 +31,7 @@ fn kind_name(kind: StackKind) -> &'static str {
         StackKind::Organisation => "organisation",
         StackKind::Account(_) => "account",
         StackKind::Environment(_) => "environment",
+        StackKind::Gateway(_) => "gateway",
         StackKind::Stage(_) => "api-stage",
     }
 }

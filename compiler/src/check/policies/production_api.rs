@@ -1,10 +1,12 @@
 //! `production-api-without-mtls` and `production-api-without-jwt`: every API stage in a
-//! production environment of the tenant must have mutual TLS and JWT validation.
+//! production environment of the tenant must have mutual TLS (enforced by the domain that
+//! serves it: its environment's gateway, or its own) and JWT validation.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use crate::check::{Host, Scope, Violation};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Api, Tier};
+use crate::resolve::Stage;
 
 /// APIs deployed to production without `mtls`.
 pub fn without_mtls(scope: &Scope<'_>) -> Vec<Violation> {
@@ -12,8 +14,8 @@ pub fn without_mtls(scope: &Scope<'_>) -> Vec<Violation> {
         scope,
         Code::ProductionApiWithoutMtls,
         "mutual TLS",
-        |api| api.security.mtls.is_some(),
-        "add `mtls truststore=\"s3://...\"` to the API's `security` block (with a custom `domain`)",
+        |_, stage| stage.settings.endpoint.as_ref().is_some_and(|e| e.mtls.is_some()),
+        "give the environment's `gateway` an `mtls truststore=\"s3://...\"`, and `mtls` to the API's `security` block so that it stays required",
     )
 }
 
@@ -23,7 +25,7 @@ pub fn without_jwt(scope: &Scope<'_>) -> Vec<Violation> {
         scope,
         Code::ProductionApiWithoutJwt,
         "JWT validation",
-        |api| api.security.jwt.is_some(),
+        |api, _| api.security.jwt.is_some(),
         "add `jwt issuer=\"https://...\" audience=\"...\"` to the API's `security` block",
     )
 }
@@ -32,7 +34,7 @@ fn production_stages_missing(
     scope: &Scope<'_>,
     code: Code,
     what: &str,
-    has: fn(&Api) -> bool,
+    has: fn(&Api, &Stage) -> bool,
     help: &str,
 ) -> Vec<Violation> {
     let estate = &scope.resolved.estate;
@@ -40,10 +42,10 @@ fn production_stages_missing(
     for s in scope.stages() {
         let stage = &scope.resolved.stages[s];
         let (api, env) = (&estate.apis[stage.api], &estate.environments[stage.env]);
-        if env.tier.value != Tier::Production || has(api) {
+        if env.tier.value != Tier::Production || has(api, stage) {
             continue;
         }
-        let Some(target) = api.deploy.iter().find(|d| d.value == env.name.value) else { continue };
+        let Some(target) = api.deploy.iter().find(|d| d.env.value == env.name.value).map(|d| &d.env) else { continue };
         let diagnostic = Diagnostic::new(
             code,
             format!("API `{}` serves production environment `{}` without {what}", api.name.value, env.name.value),
