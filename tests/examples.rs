@@ -315,3 +315,31 @@ fn every_file_is_canonical_json() {
         }
     }
 }
+
+#[test]
+fn explain_stage_shows_where_each_setting_comes_from() {
+    for (estate, api, env) in [("reference", "payments", "acme-test"), ("bank-platform", "cards", "southbank-prod")] {
+        let compilation = compile_files(&load(&repo_root().join("examples").join(estate)), TODAY);
+        let resolved = compilation.resolved.as_ref().expect("resolved");
+        let plan = compilation.plan.as_ref().expect("plan");
+        let text = idpc::explain::stage(resolved, plan, &compilation.sources, api, env).expect("a stage");
+        let setting = |name: &str| {
+            text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("no {name}:\n{text}"))
+        };
+        // The `deploy` block's backend wins over the API's, and says so.
+        assert!(setting("backend").contains(&format!("deploy \"{env}\"")), "{text}");
+        assert!(setting("region").contains("tenant `"), "{text}");
+        assert!(setting("domain").contains(&format!("environment `{env}`")), "{text}");
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(repo_root().join("snapshots/examples").join(estate));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!(format!("explain-stage-{api}-{env}"), text));
+    }
+    let compilation = compile_files(&load(&repo_root().join("examples/reference")), TODAY);
+    let (resolved, plan) = (compilation.resolved.as_ref().unwrap(), compilation.plan.as_ref().unwrap());
+    let not_deployed = idpc::explain::stage(resolved, plan, &compilation.sources, "payments", "acme-pr-1234");
+    assert_eq!(not_deployed, Err(idpc::explain::NoStage::NotDeployed(vec!["acme-prod".into(), "acme-test".into()])));
+    let unknown = idpc::explain::stage(resolved, plan, &compilation.sources, "loans", "acme-test");
+    assert_eq!(unknown, Err(idpc::explain::NoStage::UnknownApi));
+}

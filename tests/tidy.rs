@@ -108,6 +108,7 @@ fn imports_follow_the_pipeline() {
         ("emit", 7),
         ("write", 8),
         ("review", 9),
+        ("explain", 9),
         ("lsp", 10),
     ];
     let layer = |module: &str| layers.iter().find(|(m, _)| *m == module).map(|(_, l)| *l);

@@ -13,7 +13,8 @@
 //! 8. [`write`]: the only writer; replaces the output folder atomically.
 //!
 //! Around the pipeline: [`review`] compares two builds (`idpc diff`) and draws the plan
-//! (`idpc graph`); [`lsp`] is the language server that re-checks estates as they are edited.
+//! (`idpc graph`); [`explain`] shows where each setting of a stage comes from (`idpc explain
+//! stage`); [`lsp`] is the language server that re-checks estates as they are edited.
 //!
 //! [`compile`] runs passes 1-7 as a pure function of the files and [`Options`]; every pass
 //! reports into one [`diagnostics::Diagnostics`] sink and the run reports every problem at
@@ -24,6 +25,7 @@ pub mod check;
 pub mod diagnostics;
 pub mod digest;
 pub mod emit;
+pub mod explain;
 pub mod graph;
 pub mod lower;
 pub mod lsp;
@@ -57,6 +59,8 @@ pub struct Compilation {
     pub sources: SourceSet,
     /// Every problem, sorted and de-duplicated.
     pub diagnostics: Vec<Diagnostic>,
+    /// The resolved estate, when it resolved without errors.
+    pub resolved: Option<resolve::Resolved>,
     /// The deploy plan, when the estate resolved.
     pub plan: Option<Plan>,
     /// The artifacts, when there is no error.
@@ -114,7 +118,7 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
                 diagnostic.primary(Span::new(file, 0, 0), format!("the largest file, {} bytes", largest.bytes.len()));
         }
         sink.push(diagnostic);
-        return Compilation { sources, diagnostics: sink.into_sorted(), plan: None, output: None };
+        return Compilation { sources, diagnostics: sink.into_sorted(), resolved: None, plan: None, output: None };
     }
     for raw in files {
         let Some(kind) = source::classify(&raw.path) else {
@@ -200,13 +204,13 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
     let mut plan = None;
     let mut output = None;
     let resolved = if unreadable { None } else { resolve::resolve(estate, options.today, &mut sink) };
-    if let Some(resolved) = resolved {
-        check::check(&resolved, options.today, &mut sink);
-        let graph = Graph::build(&resolved);
-        if graph.check_cycles(&resolved, &mut sink) {
-            let p = graph.plan(&resolved);
+    if let Some(resolved) = &resolved {
+        check::check(resolved, options.today, &mut sink);
+        let graph = Graph::build(resolved);
+        if graph.check_cycles(resolved, &mut sink) {
+            let p = graph.plan(resolved);
             if !sink.has_errors() && !hooks.skip_emit {
-                output = Some(emit::emit_into(&resolved, &p, &sources, &mut sink, hooks.consumer, hooks.renders));
+                output = Some(emit::emit_into(resolved, &p, &sources, &mut sink, hooks.consumer, hooks.renders));
             }
             plan = Some(p);
         }
@@ -214,7 +218,7 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
     if sink.has_errors() {
         output = None;
     }
-    Compilation { sources, diagnostics: sink.into_sorted(), plan, output }
+    Compilation { sources, diagnostics: sink.into_sorted(), resolved, plan, output }
 }
 
 /// Today's UTC date from the system clock.

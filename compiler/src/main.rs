@@ -31,7 +31,7 @@ const EXIT_INTERNAL: u8 = 70;
     name = "idpc",
     version,
     about = "Compile an Internal Developer Platform estate into CloudFormation, OpenAPI and Datadog artifacts",
-    after_help = "Examples:\n  idpc check examples/reference\n  idpc build examples/reference -o out\n  idpc build examples/reference -o out --today 2026-11-28\n  idpc build examples/reference -o out --check\n  idpc check examples/reference --message-format github\n  idpc diff old-out new-out\n  idpc graph examples/reference --format mermaid --tenant acme-bank\n  idpc explain unknown-account\n  idpc explain baseline cost\n  idpc lsp\n\nExit codes: 0 valid, 1 spec errors (diff: the builds differ), 2 usage or I/O failure, 70 internal error."
+    after_help = "Examples:\n  idpc check examples/reference\n  idpc build examples/reference -o out\n  idpc build examples/reference -o out --today 2026-11-28\n  idpc build examples/reference -o out --check\n  idpc check examples/reference --message-format github\n  idpc diff old-out new-out\n  idpc graph examples/reference --format mermaid --tenant acme-bank\n  idpc explain unknown-account\n  idpc explain baseline cost\n  idpc explain stage payments acme-test examples/reference\n  idpc lsp\n\nExit codes: 0 valid, 1 spec errors (diff: the builds differ), 2 usage or I/O failure, 70 internal error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -121,12 +121,17 @@ enum Command {
     },
     /// Run the language server on stdin/stdout (for editors).
     Lsp,
-    /// Explain a diagnostic code, or a stdlib baseline (`idpc explain baseline cost`).
+    /// Explain a diagnostic code, a stdlib baseline (`idpc explain baseline cost`), or where
+    /// each setting of an API stage comes from (`idpc explain stage API ENV [ESTATE]`).
     Explain {
-        /// The code, such as `unknown-account`, or `baseline`.
+        /// The code, such as `unknown-account`, or `baseline`, or `stage`.
         code: String,
-        /// With `baseline`: the baseline's name; without it, the list of baselines.
-        name: Option<String>,
+        /// With `baseline`: the baseline's name (none: the list of baselines). With `stage`:
+        /// the API, the environment, and the estate folder (default: the current folder).
+        args: Vec<String>,
+        /// With `stage`: today's date (UTC) for `expires=`.
+        #[arg(long, env = "IDPC_TODAY", value_parser = parse_date, value_name = "YYYY-MM-DD")]
+        today: Option<Date>,
     },
 }
 
@@ -172,13 +177,22 @@ fn run() -> u8 {
                 EXIT_USAGE
             }
         },
-        Command::Explain { code, name } => match (code.as_str(), name) {
-            ("baseline", name) => explain_baseline(name.as_deref()),
-            (_, Some(extra)) => {
-                eprintln!("error: unexpected `{extra}`; use `idpc explain CODE` or `idpc explain baseline NAME`");
+        Command::Explain { code, args, today } => match (code.as_str(), args.as_slice()) {
+            ("baseline", []) => explain_baseline(None),
+            ("baseline", [name]) => explain_baseline(Some(name)),
+            ("stage", [api, env]) => explain_stage(api, env, &PathBuf::from("."), today),
+            ("stage", [api, env, estate]) => explain_stage(api, env, &PathBuf::from(estate), today),
+            ("stage", _) => {
+                eprintln!("error: use `idpc explain stage API ENVIRONMENT [ESTATE]`");
                 EXIT_USAGE
             }
-            (_, None) => explain(&code),
+            (_, []) => explain(&code),
+            (_, [extra, ..]) => {
+                eprintln!(
+                    "error: unexpected `{extra}`; use `idpc explain CODE`, `idpc explain baseline NAME` or `idpc explain stage API ENVIRONMENT [ESTATE]`"
+                );
+                EXIT_USAGE
+            }
         },
     }
 }
@@ -417,6 +431,38 @@ fn explain_baseline(name: Option<&str>) -> u8 {
             let list: Vec<&str> = names.iter().map(String::as_str).collect();
             eprintln!("  help: stdlib baselines: {}", list.join(", "));
             if name.is_some() { EXIT_USAGE } else { EXIT_OK }
+        }
+    }
+}
+
+/// `idpc explain stage API ENV ESTATE`: the stage's effective settings and where each is written.
+fn explain_stage(api: &str, env: &str, estate: &std::path::Path, today: Option<Date>) -> u8 {
+    let common = Common { estate: estate.to_path_buf(), today, message_format: MessageFormat::Human, cache: None };
+    let Some(compilation) = load_and_compile(&common, false, None) else {
+        return EXIT_USAGE;
+    };
+    let (Some(resolved), Some(plan), false) = (&compilation.resolved, &compilation.plan, compilation.has_errors())
+    else {
+        let (counts, _) = counts(&compilation);
+        eprintln!("error: the estate does not resolve ({counts}): fix it first");
+        return EXIT_INVALID;
+    };
+    match idpc::explain::stage(resolved, plan, &compilation.sources, api, env) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(idpc::explain::NoStage::UnknownApi) => {
+            let names: Vec<&str> = resolved.estate.apis.iter().map(|a| a.name.value.as_str()).collect();
+            eprintln!("error: the estate has no API `{api}`");
+            eprintln!("  help: {}", idpc::diagnostics::suggest(api, &names));
+            EXIT_USAGE
+        }
+        Err(idpc::explain::NoStage::NotDeployed(envs)) => {
+            eprintln!("error: `{api}` is not built in environment `{env}`");
+            let envs: Vec<&str> = envs.iter().map(String::as_str).collect();
+            eprintln!("  help: {}", idpc::diagnostics::suggest(env, &envs));
+            EXIT_USAGE
         }
     }
 }

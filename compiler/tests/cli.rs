@@ -232,6 +232,25 @@ fn size_and_depth_limits_are_diagnostics_not_crashes() {
 }
 
 #[test]
+fn explain_stage_prints_each_setting_with_its_origin() {
+    let ok = idpc(&["explain", "stage", "payments", "acme-test", &reference(), "--today", TODAY]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let text = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert!(text.starts_with("stage `payments` in `acme-test`: stack idpc-api-payments--acme-test"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("backend") && l.contains("apis/payments.kdl:8:")), "{text}");
+    let unknown = idpc(&["explain", "stage", "paymnets", "acme-test", &reference(), "--today", TODAY]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("did you mean `payments`?"), "{}", stderr(&unknown));
+    let elsewhere = idpc(&["explain", "stage", "payments", "acme-pr-1234", &reference(), "--today", TODAY]);
+    assert_eq!(elsewhere.status.code(), Some(2));
+    assert!(stderr(&elsewhere).contains("not built in environment `acme-pr-1234`"), "{}", stderr(&elsewhere));
+    let broken = repo().join("tests/cases/err/unknown-account").display().to_string();
+    let invalid = idpc(&["explain", "stage", "svc", "e", &broken, "--today", TODAY]);
+    assert_eq!(invalid.status.code(), Some(1), "{}", stderr(&invalid));
+    assert_eq!(idpc(&["explain", "stage", "payments"]).status.code(), Some(2));
+}
+
+#[test]
 fn explain_baseline_prints_parameters() {
     for name in ["audit-trail", "config-compliance", "cost", "deployments", "jwt-authorizer"] {
         let result = idpc(&["explain", "baseline", name]);
