@@ -180,7 +180,7 @@ fn the_checks_catch_a_stage_that_reaches_into_another_account() {
     let mut files = output(&repo_root().join("examples/reference"), TODAY);
     let stage = "stacks/idpc-api-accounts--acme-test.json";
     let text = files[stage].to_string().replace(
-        "arn:aws:lambda:eu-central-1:${AWS::AccountId}:function:accounts",
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:accounts",
         "arn:aws:lambda:eu-west-1:222222222222:function:accounts",
     );
     files.insert(stage.to_owned(), serde_json::from_str(&text).unwrap());

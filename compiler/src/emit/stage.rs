@@ -57,10 +57,10 @@ fn build_access_log_format() -> String {
 }
 
 /// The OpenAPI document as the stack embeds it: the JWT authorizer's URI points at the
-/// account's exported authorizer ARN instead of a literal one, and a Lambda integration's URI
-/// in a requested account (whose id is known at deploy time only) goes through `Fn::Sub`,
-/// which resolves its `${AWS::AccountId}`.
-pub fn body(document: Value) -> Value {
+/// account's exported authorizer ARN instead of a literal one, and in a requested account
+/// (whose id is known at deploy time only) the Lambda integrations' URIs go through `Fn::Sub`
+/// with the partition, region and account from pseudo parameters.
+pub fn body(document: Value, backend: &StageBackend) -> Value {
     let mut body = document;
     let authorizer = body.pointer_mut("/components/securitySchemes/jwt/x-amazon-apigateway-authorizer/authorizerUri");
     if let Some(uri) = authorizer {
@@ -69,13 +69,21 @@ pub fn body(document: Value) -> Value {
             { "AuthorizerArn": { "Fn::ImportValue": naming::AUTHORIZER_EXPORT } },
         ]});
     }
+    let StageBackend::Lambda(function) = backend else { return body };
+    if !function.needs_sub() {
+        return body;
+    }
+    // The function's name and qualifier are validated names: no other `${` for Fn::Sub.
+    let uri = format!(
+        "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/{}/invocations",
+        function.arn_sub()
+    );
     let operations = body.get_mut("paths").and_then(Value::as_object_mut).into_iter().flat_map(|p| p.values_mut());
     for operation in operations.filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
-        if let Some(uri) = operation.pointer_mut("/x-amazon-apigateway-integration/uri")
-            && uri.as_str().is_some_and(|u| u.contains("${AWS::AccountId}"))
+        if let Some(integration) = operation.get_mut("x-amazon-apigateway-integration").and_then(Value::as_object_mut)
+            && integration.get("type").is_some_and(|t| t == "aws_proxy")
         {
-            // The URI holds validated names only: no other `${` for Fn::Sub to read.
-            *uri = json!({ "Fn::Sub": uri.take() });
+            integration.insert("uri".into(), json!({ "Fn::Sub": uri }));
         }
     }
     body
@@ -91,7 +99,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     let settings = &stage.settings;
     let stage_name = naming::stage_name(resolved, stage);
     let rest_api_name = naming::rest_api_name(resolved, stage);
-    let body = body(document);
+    let body = body(document, &stage.settings.backend.value);
     let hash: String = document_sha256.chars().take(12).collect();
     let deployment = format!("Deployment{hash}");
 
@@ -268,7 +276,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     if let StageBackend::Lambda(function) = &settings.backend.value {
         // Only the function's own account can grant API Gateway access to it: the function is
         // the one of this stage's account and region (`resolve` refuses any other).
-        let arn = if function.needs_sub() { json!({ "Fn::Sub": function.arn() }) } else { json!(function.arn()) };
+        let arn = if function.needs_sub() { json!({ "Fn::Sub": function.arn_sub() }) } else { json!(function.arn()) };
         resources.insert(
             "BackendInvokePermission".into(),
             object([

@@ -89,6 +89,18 @@ impl Function {
         arn
     }
 
+    /// The ARN as an `Fn::Sub` string of the stage's own stack, for a requested account:
+    /// partition, region and account all from pseudo parameters.
+    pub fn arn_sub(&self) -> String {
+        let mut arn =
+            format!("arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{}", self.name);
+        if let Some(qualifier) = &self.qualifier {
+            arn.push(':');
+            arn.push_str(qualifier);
+        }
+        arn
+    }
+
     /// Whether the ARN names the account only at deploy time.
     pub fn needs_sub(&self) -> bool {
         self.account.is_none()
