@@ -15,13 +15,7 @@ fn reference() -> Vec<RawFile> {
 
 /// The reference estate with `edit` applied to one file's text (the edit must change it).
 fn edited(path: &str, edit: impl Fn(&str) -> String) -> Vec<RawFile> {
-    let mut files = reference();
-    let file = files.iter_mut().find(|f| f.path == path).expect("file exists");
-    let before = String::from_utf8(file.bytes.clone()).expect("utf-8");
-    let after = edit(&before);
-    assert_ne!(before, after, "the edit changed nothing");
-    file.bytes = after.into_bytes();
-    files
+    edited_all(&[(path, &edit)])
 }
 
 /// The reference estate with several files edited (each edit must change its file).
@@ -68,6 +62,11 @@ fn snapshot(name: &str, contents: &str) {
 fn payments(line: &str) -> impl Fn(&str) -> String {
     let line = line.to_owned();
     move |text: &str| text.replace(&format!("{line}\n"), "")
+}
+
+/// The (stack, message) of the report's warnings of one kind, in order.
+fn subjects(report: &Report, kind: WarningKind) -> Vec<(&str, &str)> {
+    report.warnings.iter().filter(|w| w.kind == kind).map(|w| (w.subject.as_str(), w.message.as_str())).collect()
 }
 
 /// The messages of the report's warnings of one kind, in order.
@@ -141,23 +140,13 @@ fn removing_the_gateway_warns_of_deletion_and_lost_security() {
         ("apis/payments.kdl", &without_required_mtls),
     ]);
     let report = diff_of(&reference(), &new);
-    let deletions: Vec<(&str, &str)> = report
-        .warnings
-        .iter()
-        .filter(|w| w.kind == WarningKind::Deletion)
-        .map(|w| (w.subject.as_str(), w.message.as_str()))
-        .collect();
+    let deletions = subjects(&report, WarningKind::Deletion);
     assert!(deletions.iter().any(|(s, _)| *s == "idpc-gateway-acme-test"), "{deletions:?}");
     for stack in ["idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"] {
         let mapping = (stack, "`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is deleted");
         assert!(deletions.contains(&mapping), "{deletions:?}");
     }
-    let security: Vec<(&str, &str)> = report
-        .warnings
-        .iter()
-        .filter(|w| w.kind == WarningKind::Security)
-        .map(|w| (w.subject.as_str(), w.message.as_str()))
-        .collect();
+    let security = subjects(&report, WarningKind::Security);
     for stack in ["idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"] {
         let endpoint =
             security.iter().any(|(s, m)| *s == stack && m.starts_with("the default execute-api endpoint is enabled"));
@@ -172,12 +161,7 @@ fn renaming_the_gateway_warns_of_replacement() {
         t.replace("\"test.api.acme-bank.example\"", "\"qa.api.acme-bank.example\"")
     });
     let report = diff_of(&reference(), &new);
-    let replaced: Vec<(&str, &str)> = report
-        .warnings
-        .iter()
-        .filter(|w| w.kind == WarningKind::Replacement)
-        .map(|w| (w.subject.as_str(), w.message.as_str()))
-        .collect();
+    let replaced = subjects(&report, WarningKind::Replacement);
     let domain = "`DomainName` (AWS::ApiGateway::DomainName) is replaced (deleted and created again) because `DomainName` changed";
     assert!(replaced.contains(&("idpc-gateway-acme-test", domain)), "{replaced:?}");
     let mapping = "`BasePathMapping` (AWS::ApiGateway::BasePathMapping) is replaced (deleted and created again) because `DomainName` changed";
@@ -190,12 +174,7 @@ fn renaming_the_gateway_warns_of_replacement() {
 fn removing_the_allow_list_entry_is_a_security_warning() {
     let new = edited("apis/payments.kdl", payments("        allow-ip \"203.0.113.0/24\""));
     let report = diff_of(&reference(), &new);
-    let security: Vec<(&str, &str)> = report
-        .warnings
-        .iter()
-        .filter(|w| w.kind == WarningKind::Security)
-        .map(|w| (w.subject.as_str(), w.message.as_str()))
-        .collect();
+    let security = subjects(&report, WarningKind::Security);
     let message = "the IP allow-list is removed: any address can call the API";
     assert_eq!(security, [("idpc-api-payments--acme-prod", message), ("idpc-api-payments--acme-test", message)]);
 }
@@ -226,12 +205,7 @@ fn removing_the_mtls_line_is_a_security_warning() {
         ("apis/payments.kdl", &without_required_mtls),
     ]);
     let report = diff_of(&reference(), &new);
-    let security: Vec<(&str, &str)> = report
-        .warnings
-        .iter()
-        .filter(|w| w.kind == WarningKind::Security)
-        .map(|w| (w.subject.as_str(), w.message.as_str()))
-        .collect();
+    let security = subjects(&report, WarningKind::Security);
     let message = "mTLS is removed from test.api.acme-bank.example (s3://acme-truststores/test/truststore.pem): clients no longer need a certificate";
     assert_eq!(security, [("idpc-gateway-acme-test", message)]);
     // The domain stays: nothing is deleted or replaced.
