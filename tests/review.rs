@@ -39,7 +39,7 @@ fn without_required_mtls(text: &str) -> String {
     text.replace("        mtls\n", "")
 }
 
-const ACME_TEST_GATEWAY: &str = "    gateway \"test.api.acme-bank.example\" hosted-zone=\"Z0ACMEDEV0001\" {\n        mtls truststore=\"s3://acme-truststores/test/truststore.pem\"\n    }\n";
+const ACME_TEST_GATEWAY: &str = "    gateway \"test.api.acme-bank.example\" {\n        mtls truststore=\"s3://acme-truststores/test/truststore.pem\"\n    }\n";
 
 fn tree(files: &[RawFile]) -> Tree {
     let compilation = compile_files(files, TODAY);
@@ -158,7 +158,7 @@ fn removing_the_gateway_warns_of_deletion_and_lost_security() {
 #[test]
 fn renaming_the_gateway_warns_of_replacement() {
     let new = edited("tenants/acme-bank/environments.kdl", |t| {
-        t.replace("\"test.api.acme-bank.example\"", "\"qa.api.acme-bank.example\"")
+        t.replace("\"test.api.acme-bank.example\"", "\"qa.test.api.acme-bank.example\"")
     });
     let report = diff_of(&reference(), &new);
     let replaced = subjects(&report, WarningKind::Replacement);
@@ -199,7 +199,7 @@ fn widening_the_allow_list_is_a_security_warning_and_narrowing_is_not() {
 fn removing_the_mtls_line_is_a_security_warning() {
     let new = edited_all(&[
         ("tenants/acme-bank/environments.kdl", &|t: &str| {
-            t.replace(ACME_TEST_GATEWAY, "    gateway \"test.api.acme-bank.example\" hosted-zone=\"Z0ACMEDEV0001\"\n")
+            t.replace(ACME_TEST_GATEWAY, "    gateway \"test.api.acme-bank.example\"\n")
         }),
         ("apis/accounts.kdl", &without_required_mtls),
         ("apis/payments.kdl", &without_required_mtls),

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use crate::graph::{Plan, StackKind};
 use crate::model::MonitorKind;
+use crate::resolve::stage::Zone;
 use crate::resolve::{Origin, Resolved, StageBackend};
 use crate::source::{SourceSet, Span};
 
@@ -92,12 +93,38 @@ pub fn stage(resolved: &Resolved, plan: &Plan, sources: &SourceSet, api: &str, e
             let path =
                 endpoint.base_path.value.as_deref().map_or_else(|| "(the domain's root)".to_owned(), str::to_owned);
             line("base path", path, by(endpoint.base_path.origin), endpoint.base_path.span);
-            let certificate = match (&domain.value.certificate, &domain.value.hosted_zone) {
+            let zone = match (&endpoint.zone, &domain.value.hosted_zone) {
+                (Some(Zone::Written(id)), Some(written)) => {
+                    Some((format!("hosted zone {id}"), written.span, domain.origin))
+                }
+                (Some(Zone::Account), _) => {
+                    let zone = crate::resolve::stage::account_zone(account).unwrap_or_default();
+                    let span = account
+                        .baselines
+                        .iter()
+                        .find(|u| u.name.value.as_str() == "dns-zone")
+                        .map_or(account.span, |u| u.span);
+                    Some((format!("the dns-zone {zone} of account `{}`", account.name.value), span, Origin::Account))
+                }
+                _ => None,
+            };
+            let certificate = match (&domain.value.certificate, &zone) {
                 (Some(c), _) => (c.value.text.clone(), c.span),
-                (None, Some(zone)) => (format!("requested by idpc, DNS-validated in {}", zone.value), zone.span),
+                (None, Some((zone, span, _))) => (format!("requested by idpc, DNS-validated in {zone}"), *span),
                 (None, None) => ("none".to_owned(), domain.span),
             };
-            line("certificate", certificate.0, by(domain.origin), certificate.1);
+            let certificate_by =
+                zone.as_ref().filter(|_| domain.value.certificate.is_none()).map_or(domain.origin, |z| z.2);
+            match &zone {
+                Some((zone, span, origin)) => line("dns", format!("alias record in {zone}"), by(*origin), *span),
+                None => line(
+                    "dns",
+                    "no record: point the host at the stack's RegionalDomainName output".to_owned(),
+                    by(domain.origin),
+                    domain.span,
+                ),
+            }
+            line("certificate", certificate.0, by(certificate_by), certificate.1);
             let tls = &domain.value.tls_policy;
             line("tls policy", tls.value.clone(), by(domain.origin), tls.span);
             match &endpoint.mtls {

@@ -18,6 +18,7 @@ use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::model::Region;
 use crate::naming;
 pub use crate::naming::StackKind;
+use crate::resolve::stage::{Zone, zone_of};
 use crate::resolve::{Owner, Resolved};
 use crate::source::Span;
 
@@ -55,6 +56,8 @@ pub enum EdgeKind {
     Tracking,
     /// An API stage's mapping on its environment's gateway.
     Mapping,
+    /// A custom domain's records in its account's `dns-zone`.
+    Zone,
 }
 
 /// A CloudFormation stack in the deploy plan.
@@ -130,17 +133,34 @@ impl Graph {
             }
         }
         for (e, env) in estate.environments.iter().enumerate() {
-            if resolved.env_active[e] && env.gateway.is_some() {
-                g.edge(Entity::Gateway(e), Entity::Environment(e), EdgeKind::Contains, None);
+            let Some(gateway) = env.gateway.as_ref().filter(|_| resolved.env_active[e]) else {
+                continue;
+            };
+            g.edge(Entity::Gateway(e), Entity::Environment(e), EdgeKind::Contains, None);
+            let a = resolved.env_account[e];
+            if zone_of(gateway, &estate.accounts[a]) == Some(Zone::Account) {
+                for (i, instance) in resolved.instances_of(Owner::Account(a)) {
+                    if instance.name.as_str() == naming::DNS_ZONE_BASELINE {
+                        g.edge(Entity::Gateway(e), Entity::Instance(i), EdgeKind::Zone, None);
+                    }
+                }
             }
         }
         for (s, stage) in resolved.stages.iter().enumerate() {
+            let account = resolved.env_account[stage.env];
             g.edge(Entity::Stage(s), Entity::Environment(stage.env), EdgeKind::Contains, None);
             // API Gateway maps a stage on an existing domain only: the gateway's stack first.
             if stage.settings.endpoint.as_ref().is_some_and(|e| !e.dedicated) {
                 g.edge(Entity::Stage(s), Entity::Gateway(stage.env), EdgeKind::Mapping, None);
             }
-            let account = resolved.env_account[stage.env];
+            // A domain of its own in the account's dns-zone imports the zone's id.
+            if stage.settings.endpoint.as_ref().is_some_and(|e| e.dedicated && e.zone == Some(Zone::Account)) {
+                for (i, instance) in resolved.instances_of(Owner::Account(account)) {
+                    if instance.name.as_str() == naming::DNS_ZONE_BASELINE {
+                        g.edge(Entity::Stage(s), Entity::Instance(i), EdgeKind::Zone, None);
+                    }
+                }
+            }
             // Every stage needs the account's jwt-authorizer baseline: its authorizer (with `jwt`)
             // and the account's API Gateway logging role (always).
             for (i, instance) in resolved.instances_of(Owner::Account(account)) {

@@ -99,6 +99,10 @@ pub fn stack_tags(resolved: &Resolved, kind: StackKind) -> BTreeMap<String, Stri
 pub const AUTHORIZER_FUNCTION: &str = "idpc-jwt-authorizer";
 /// CloudFormation export of the authorizer's ARN in every account and region.
 pub const AUTHORIZER_EXPORT: &str = "idpc-jwt-authorizer-arn";
+/// CloudFormation export of the id of the account's hosted zone (`dns-zone` baseline).
+pub const DNS_ZONE_EXPORT: &str = "idpc-dns-zone-id";
+/// The baseline that creates an account's hosted zone.
+pub use crate::resolve::stage::DNS_ZONE_BASELINE;
 
 /// The path under OUT of a stage's Datadog monitor of one kind.
 pub fn stage_monitor_path(resolved: &Resolved, stage: &Stage, kind: &str) -> String {
@@ -140,11 +144,13 @@ pub fn baseline_names(resolved: &Resolved, account: usize, env: Option<usize>) -
         ("cost_topic".to_owned(), "idpc-cost-alerts".to_owned()),
         ("authorizer_function".to_owned(), AUTHORIZER_FUNCTION.to_owned()),
         ("authorizer_export".to_owned(), AUTHORIZER_EXPORT.to_owned()),
+        ("dns_zone_export".to_owned(), DNS_ZONE_EXPORT.to_owned()),
     ]);
     if let Some(e) = env {
         let env_name = &estate.environments[e].name.value;
         names.insert("deployments_topic".into(), format!("idpc-deployments-{env_name}"));
         names.insert("environment_stack".into(), stack_name(resolved, StackKind::Environment(e)));
+        names.insert("gateway_stack".into(), stack_name(resolved, StackKind::Gateway(e)));
     }
     names
 }

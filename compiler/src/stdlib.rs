@@ -31,6 +31,8 @@ pub const FILES: &[(&str, FileKind, &str)] = &[
     file!(Decl "baselines/deployments/baseline.kdl"),
     file!(Template "baselines/deployments/monitor.json.hbs"),
     file!(Template "baselines/deployments/resources.json.hbs"),
+    file!(Decl "baselines/dns-zone/baseline.kdl"),
+    file!(Template "baselines/dns-zone/resources.json.hbs"),
     file!(Decl "baselines/jwt-authorizer/baseline.kdl"),
     file!(Template "baselines/jwt-authorizer/resources.json.hbs"),
     file!(Compliance "compliance/eu-banking.kdl"),

@@ -110,7 +110,7 @@ codes! {
     MissingApiLoggingRole = "missing-api-logging-role", Error, "an account hosts API stages without the API Gateway logging role";
     RegionMismatch = "region-mismatch", Error, "an ARN points at another region than the stage that uses it";
     AccountMismatch = "account-mismatch", Error, "an ARN points at another account than the stage or environment that uses it";
-    ArnInRequestedAccount = "arn-in-requested-account", Error, "an ARN written for an account that idpc requests, whose id is not known yet";
+    RequestedAccountReference = "requested-account-reference", Error, "an ARN or hosted zone id written for an account that idpc requests, which cannot exist yet";
     DuplicateDomain = "duplicate-domain", Error, "one custom domain name is created twice in one region";
     DuplicateBasePath = "duplicate-base-path", Error, "two API stages are mapped on one domain under the same base path";
     MtlsNotEnforced = "mtls-not-enforced", Error, "an API that requires mutual TLS is served by a domain that does not enforce it";

@@ -35,7 +35,9 @@ pub fn gateway_stack(resolved: &Resolved, env: usize) -> Value {
     let Some(gateway) = &environment.gateway else {
         return template(format!("idpc gateway of {}", environment.name.value), resources, outputs);
     };
-    super::domain::resources(&mut resources, gateway, gateway.mtls.as_ref());
+    let account = &resolved.estate.accounts[resolved.env_account[env]];
+    let zone = crate::resolve::stage::zone_of(gateway, account);
+    super::domain::resources(&mut resources, gateway, gateway.mtls.as_ref(), zone.as_ref());
     super::domain::outputs(&mut outputs, gateway);
     let mtls = if gateway.mtls.is_some() { ", mutual TLS" } else { "" };
     let description = format!(

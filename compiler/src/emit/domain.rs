@@ -6,8 +6,10 @@
 //!   (`RegionalCertificateArn`; `resolve::domains` checks a written ARN). Without one, idpc
 //!   requests it: `AWS::CertificateManager::Certificate` with DNS validation and the zone's
 //!   `HostedZoneId`, for which CloudFormation writes the validation record into that Route 53
-//!   zone itself (the zone must be a public zone of the same account) and waits until ACM has
-//!   issued the certificate, so the domain after it never sees a pending certificate.
+//!   zone itself (the zone must be a public zone of the same account, delegated from its
+//!   parent so that ACM can resolve the record) and waits until ACM has issued the
+//!   certificate, so the domain after it never sees a pending certificate. The zone is the one
+//!   written (`hosted-zone=`) or the account's `dns-zone`, imported from the account's stack.
 //! - Mutual TLS needs a regional domain with the `TLS_1_2` security policy (API Gateway refuses
 //!   the enhanced `SecurityPolicy_*` policies with mutual TLS) and a truststore in S3; a
 //!   `TruststoreVersion` requires a versioned bucket.
@@ -19,17 +21,24 @@ use serde_json::{Map, Value, json};
 
 use super::object;
 use crate::model::{CustomDomain, Mtls};
+use crate::naming;
+use crate::resolve::stage::Zone;
 
 /// Logical id of the domain itself (a stage's mapping refers to it within its own stack).
 pub const DOMAIN_NAME: &str = "DomainName";
 
-/// Adds the domain's resources to `resources`; `mtls` is the truststore it enforces.
-pub fn resources(resources: &mut Map<String, Value>, domain: &CustomDomain, mtls: Option<&Mtls>) {
+/// Adds the domain's resources to `resources`; `mtls` is the truststore it enforces, `zone`
+/// where its records go (`resolve` guarantees a zone to a domain without a certificate).
+pub fn resources(resources: &mut Map<String, Value>, domain: &CustomDomain, mtls: Option<&Mtls>, zone: Option<&Zone>) {
     let host = domain.host.value.as_str();
+    // The account's dns-zone is exported by its account stack, which the plan deploys first.
+    let zone = zone.map(|zone| match zone {
+        Zone::Written(id) => json!(id),
+        Zone::Account => json!({ "Fn::ImportValue": naming::DNS_ZONE_EXPORT }),
+    });
     let certificate = match &domain.certificate {
         Some(certificate) => json!(certificate.value.text),
         None => {
-            let zone = domain.hosted_zone.as_ref().map(|z| z.value.as_str());
             resources.insert(
                 "Certificate".into(),
                 json!({
@@ -61,13 +70,13 @@ pub fn resources(resources: &mut Map<String, Value>, domain: &CustomDomain, mtls
         DOMAIN_NAME.into(),
         object([("Type", json!("AWS::ApiGateway::DomainName")), ("Properties", properties)]),
     );
-    if let Some(zone) = &domain.hosted_zone {
+    if let Some(zone) = zone {
         resources.insert(
             "AliasRecord".into(),
             json!({
                 "Type": "AWS::Route53::RecordSet",
                 "Properties": {
-                    "HostedZoneId": zone.value,
+                    "HostedZoneId": zone,
                     "Name": host,
                     "Type": "A",
                     "AliasTarget": {

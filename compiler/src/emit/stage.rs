@@ -240,7 +240,8 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     );
     if let Some(endpoint) = &settings.endpoint {
         let domain_name = if endpoint.dedicated {
-            super::domain::resources(&mut resources, &endpoint.domain.value, endpoint.mtls.as_ref().map(|m| &m.value));
+            let mtls = endpoint.mtls.as_ref().map(|m| &m.value);
+            super::domain::resources(&mut resources, &endpoint.domain.value, mtls, endpoint.zone.as_ref());
             json!({ "Ref": super::domain::DOMAIN_NAME })
         } else {
             // The gateway's stack (an earlier wave) created the domain in this account and

@@ -189,7 +189,8 @@ impl Ctx<'_> {
     /// Lowers a custom domain: `gateway "HOST" ...` on an environment, `domain "HOST" ...` on an
     /// API or in a `deploy` block. `certificate=` names an existing ACM certificate,
     /// `hosted-zone=` the Route 53 zone of its alias record (and, without a certificate, of the
-    /// certificate idpc requests); `mtls truststore=...` inside the block.
+    /// certificate idpc requests); without either, the account's `dns-zone` (checked in
+    /// `resolve`, which knows the account). `mtls truststore=...` inside the block.
     pub fn custom_domain(&mut self, node: &KdlNode) -> Option<CustomDomain> {
         let shape =
             Shape { props: &["certificate", "hosted-zone", "tls-policy"], children: &["mtls"], ..Shape::ONE_ARG };
@@ -202,13 +203,6 @@ impl Ctx<'_> {
             .map(|e| self.string(e, "certificate").and_then(|c| self.arn(c, "acm", "certificate/")));
         let hosted_zone: Written<_> =
             reader.props.get("hosted-zone").map(|e| self.string(e, "hosted-zone").and_then(|z| self.hosted_zone(z)));
-        if certificate.is_none() && hosted_zone.is_none() {
-            self.report(
-                Diagnostic::new(Code::MissingProperty, format!("`{what}` needs `certificate=` or `hosted-zone=`"))
-                    .primary(self.name_span(node), "no certificate and no hosted zone")
-                    .help("give `hosted-zone=\"Z...\"` (the Route 53 public zone of the host, in the same account) and idpc requests the certificate, or `certificate=\"arn:aws:acm:...\"` for an existing one"),
-            );
-        }
         let tls_policy = match reader.props.get("tls-policy") {
             Some(entry) => self.string(entry, "tls-policy").and_then(|p| self.tls_policy(p)),
             None => Some(Spanned::new(DEFAULT_TLS_POLICY.to_owned(), self.name_span(node))),
@@ -225,9 +219,6 @@ impl Ctx<'_> {
             }
             Some(mtls)
         });
-        if certificate.is_none() && hosted_zone.is_none() {
-            return None;
-        }
         Some(CustomDomain {
             host: host?,
             certificate: lowered(certificate)?,

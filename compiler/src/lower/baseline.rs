@@ -231,6 +231,10 @@ pub fn check_param(param: &Param, value: &ParamValue) -> Result<ParamValue, (Cod
         (ParamType::S3Uri, ParamValue::String(_)) => {
             return Err((Code::BadS3Uri, "not an s3://bucket/key URI".into()));
         }
+        (ParamType::Domain, ParamValue::String(s)) if super::values::valid_domain(s) => ParamValue::String(s.clone()),
+        (ParamType::Domain, ParamValue::String(_)) => {
+            return Err((Code::BadDomain, "not a lower-case domain name such as api.example.com".into()));
+        }
         (ParamType::Integer, ParamValue::Integer(i)) => ParamValue::Integer(*i),
         (ParamType::Number, ParamValue::Integer(i)) => ParamValue::Number(*i as f64),
         (ParamType::Number, ParamValue::Number(n)) => ParamValue::Number(*n),

@@ -35,11 +35,13 @@ pub enum ParamType {
     Boolean,
     /// An `s3://bucket/key` URI.
     S3Uri,
+    /// A lower-case fully qualified domain name.
+    Domain,
 }
 
 impl ParamType {
     /// Every type's spelling.
-    pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "s3-uri"];
+    pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "s3-uri", "domain"];
 
     /// Parses a type's spelling.
     pub fn parse(text: &str) -> Option<ParamType> {
@@ -49,6 +51,7 @@ impl ParamType {
             "number" => ParamType::Number,
             "boolean" => ParamType::Boolean,
             "s3-uri" => ParamType::S3Uri,
+            "domain" => ParamType::Domain,
             _ => return None,
         })
     }
@@ -61,6 +64,7 @@ impl ParamType {
             ParamType::Number => "number",
             ParamType::Boolean => "boolean",
             ParamType::S3Uri => "s3-uri",
+            ParamType::Domain => "domain",
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - a gateway's certificate is an ACM certificate of the environment's own account and region
 //!   (API Gateway: "the certificate must be in the same Region" for a regional custom domain,
-//!   and only certificates of the calling account can be attached);
+//!   and only certificates of the calling account can be attached), and a hosted zone it names
+//!   is one the account can have (not an id for an account idpc has yet to request);
 //! - a custom domain name is created once per region in the whole estate (API Gateway refuses a
 //!   second `CreateDomainName` for a name that exists in the region), and its alias record once
 //!   per hosted zone (Route 53 refuses a second record of the same name and type);
@@ -35,6 +36,10 @@ struct Created<'a> {
     by: String,
     /// The `deploy` entry of a stage's own domain.
     target: Option<Span>,
+    /// Where its records go.
+    zone: Option<stage::Zone>,
+    /// The account's name, for messages.
+    account_name: &'a str,
 }
 
 /// What creates a domain that stages are mapped on.
@@ -63,24 +68,14 @@ pub fn check(resolved: &Resolved, sink: &mut Diagnostics) {
         };
         let a = resolved.env_account[e];
         let region = resolved.env_region(e);
-        if let Some(certificate) = &gateway.certificate {
-            let account = &estate.accounts[a];
-            stage::own_arn(
-                &certificate.value,
-                certificate.span,
-                "certificate",
-                region,
-                account,
-                env.name.value.as_str(),
-                None,
-                sink,
-            );
-        }
+        stage::check_domain(gateway, &estate.accounts[a], region, env.name.value.as_str(), None, sink);
         created.push(Created {
             domain: gateway,
             place: (a, region.as_str()),
             by: format!("the gateway of `{}`", env.name.value),
             target: None,
+            zone: stage::zone_of(gateway, &estate.accounts[a]),
+            account_name: estate.accounts[a].name.value.as_str(),
         });
     }
     let mut rest_apis: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
@@ -103,6 +98,8 @@ pub fn check(resolved: &Resolved, sink: &mut Diagnostics) {
                 place: (a, region),
                 by: name.clone(),
                 target: Some(api.deploy[stage.settings.deploy].env.span),
+                zone: endpoint.zone.clone(),
+                account_name: estate.accounts[a].name.value.as_str(),
             });
         }
         let creator = if endpoint.dedicated { Creator::Stage(s) } else { Creator::Gateway(stage.env) };
@@ -119,7 +116,7 @@ pub fn check(resolved: &Resolved, sink: &mut Diagnostics) {
 
 fn unique_domains(created: &[Created<'_>], sink: &mut Diagnostics) {
     let mut by_region: BTreeMap<(&str, &str), &Created<'_>> = BTreeMap::new();
-    let mut by_zone: BTreeMap<(&str, &str), &Created<'_>> = BTreeMap::new();
+    let mut by_zone: BTreeMap<(&str, String), &Created<'_>> = BTreeMap::new();
     for this in created {
         let host = this.domain.host.value.as_str();
         let with_target = |d: Diagnostic| match this.target {
@@ -140,18 +137,23 @@ fn unique_domains(created: &[Created<'_>], sink: &mut Diagnostics) {
             continue;
         }
         by_region.insert((host, this.place.1), this);
-        let Some(zone) = &this.domain.hosted_zone else {
+        let Some(zone) = &this.zone else {
             continue;
         };
-        if let Some(first) = by_zone.get(&(host, zone.value.as_str())) {
+        let zone = match zone {
+            stage::Zone::Written(id) => format!("hosted zone {id}"),
+            stage::Zone::Account => format!("the dns-zone of account `{}`", this.account_name),
+        };
+        if let Some(first) = by_zone.get(&(host, zone.clone())) {
+            let span = this.domain.hosted_zone.as_ref().map_or(this.domain.host.span, |z| z.span);
             let mut d = Diagnostic::new(
                 Code::DuplicateDomain,
                 format!(
-                    "the alias record `{host}` is created twice in hosted zone {}: by {} ({}) and by {} ({})",
-                    zone.value, first.by, first.place.1, this.by, this.place.1
+                    "the alias record `{host}` is created twice in {zone}: by {} ({}) and by {} ({})",
+                    first.by, first.place.1, this.by, this.place.1
                 ),
             )
-            .primary(zone.span, "second alias record of the same name")
+            .primary(span, "second alias record of the same name")
             .help("a hosted zone holds one record of a name and type: use a host of its own for each region");
             if first.domain.host.span != this.domain.host.span {
                 d = d.secondary(first.domain.host.span, format!("first created by {}", first.by));
@@ -159,7 +161,7 @@ fn unique_domains(created: &[Created<'_>], sink: &mut Diagnostics) {
             sink.push(with_target(d));
             continue;
         }
-        by_zone.insert((host, zone.value.as_str()), this);
+        by_zone.insert((host, zone), this);
     }
 }
 

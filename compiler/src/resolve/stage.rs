@@ -10,7 +10,9 @@
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::model::{Arn, Backend, CustomDomain, Estate, LambdaTarget, Monitor, Mtls, Region, Slo, Throttle};
+use crate::model::{
+    Account, Arn, Backend, CustomDomain, Estate, LambdaTarget, Monitor, Mtls, ParamValue, Region, Slo, Throttle,
+};
 use crate::source::Span;
 
 /// Where an effective setting was written.
@@ -116,6 +118,86 @@ pub enum StageBackend {
     Http(String),
 }
 
+/// Where a custom domain's DNS records (its alias record and its certificate's validation
+/// record) go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Zone {
+    /// The hosted zone id written on the domain (`hosted-zone=`).
+    Written(String),
+    /// The zone of the account's `dns-zone` baseline (its stack exports the id); the host lies in
+    /// it.
+    Account,
+}
+
+/// The zone of `domain` in `account`: the one written on it, else the account's `dns-zone`
+/// when the host lies in that zone.
+pub fn zone_of(domain: &CustomDomain, account: &Account) -> Option<Zone> {
+    if let Some(zone) = &domain.hosted_zone {
+        return Some(Zone::Written(zone.value.clone()));
+    }
+    let host = domain.host.value.as_str();
+    let name = account_zone(account)?;
+    (host == name || host.strip_suffix(name).is_some_and(|rest| rest.ends_with('.'))).then_some(Zone::Account)
+}
+
+/// The stdlib baseline that creates an account's hosted zone.
+pub const DNS_ZONE_BASELINE: &str = "dns-zone";
+
+/// The name of the account's `dns-zone`, as its baseline use writes it.
+pub fn account_zone(account: &Account) -> Option<&str> {
+    let zone = account.baselines.iter().find(|u| u.name.value.as_str() == DNS_ZONE_BASELINE)?;
+    zone.params.iter().find(|(k, _)| k.value == "domain").and_then(|(_, v)| match &v.value {
+        ParamValue::String(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+/// Reports what keeps a custom domain from being created in `account` and `region`: a
+/// certificate of another account or region, a hosted zone id for a requested account (it
+/// cannot exist yet), neither a certificate nor a zone to validate one in.
+pub fn check_domain(
+    domain: &CustomDomain,
+    account: &Account,
+    region: &Region,
+    user: &str,
+    target: Option<Span>,
+    sink: &mut Diagnostics,
+) {
+    if let Some(c) = &domain.certificate {
+        own_arn(&c.value, c.span, "certificate", region, account, user, target, sink);
+    }
+    if let (Some(zone), None) = (&domain.hosted_zone, &account.id) {
+        sink.push(
+            Diagnostic::new(
+                Code::RequestedAccountReference,
+                format!(
+                    "`{user}` is in account `{}`, which idpc requests: hosted zone {} cannot exist in it yet",
+                    account.name.value, zone.value
+                ),
+            )
+            .primary(zone.span, "a zone id of an account not created yet")
+            .help(format!(
+                "give account `{}` `baseline \"dns-zone\" domain=\"...\"` with a zone that holds `{}`, and drop `hosted-zone=`: idpc then creates the zone in the account and writes the certificate's validation record and the alias record into it",
+                account.name.value, domain.host.value
+            )),
+        );
+    }
+    if domain.certificate.is_none() && zone_of(domain, account).is_none() {
+        let what = if target.is_some() { "domain" } else { "gateway" };
+        sink.push(
+            Diagnostic::new(
+                Code::MissingProperty,
+                format!("`{}` needs a certificate, or a hosted zone to validate one in", domain.host.value),
+            )
+            .primary(domain.host.span, "no `certificate=`, no `hosted-zone=`")
+            .help(format!(
+                "give the `{what}` `hosted-zone=\"Z...\"` (a public zone of account `{}`) or `certificate=\"arn:aws:acm:...\"`, or the account `baseline \"dns-zone\" domain=\"...\"` with a zone that holds the host",
+                account.name.value
+            )),
+        );
+    }
+}
+
 /// The custom domain a stage is mapped on, and under which path.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
@@ -127,6 +209,8 @@ pub struct Endpoint {
     pub base_path: Setting<Option<String>>,
     /// The truststore the domain enforces, if any.
     pub mtls: Option<Setting<Mtls>>,
+    /// Where the domain's records go (`None`: no record; the stack outputs the alias target).
+    pub zone: Option<Zone>,
 }
 
 impl Endpoint {
@@ -341,9 +425,7 @@ fn endpoint(at: &Where<'_>, sink: &mut Diagnostics) -> Option<Endpoint> {
         (None, None) => None,
     };
     if let Some((domain, origin)) = own {
-        if let Some(c) = &domain.certificate {
-            own_arn(&c.value, c.span, "certificate", at.region, account, at.env_name(), Some(at.target_span()), sink);
-        }
+        check_domain(domain, account, at.region, at.env_name(), Some(at.target_span()), sink);
         // The v0 form: the truststore of an API's own domain in its `security` block.
         let mtls = match (&domain.mtls, &api.security.mtls) {
             (Some(m), _) => Some(Setting::new(m.clone(), origin, m.span)),
@@ -352,19 +434,21 @@ fn endpoint(at: &Where<'_>, sink: &mut Diagnostics) -> Option<Endpoint> {
         };
         // A dedicated domain serves the API at its root unless `base-path` says otherwise.
         let base_path = written_path.unwrap_or_else(|| Setting::new(None, Origin::Default, domain.host.span));
+        let zone = zone_of(domain, account);
         let domain = Setting::new(domain.clone(), origin, domain.span);
-        return Some(Endpoint { domain, dedicated: true, base_path, mtls });
+        return Some(Endpoint { domain, dedicated: true, base_path, mtls, zone });
     }
     let gateway = env.gateway.as_ref()?;
     let base_path =
         written_path.unwrap_or_else(|| Setting::new(Some(api.name.value.to_string()), Origin::Default, api.name.span));
     let mtls = gateway.mtls.as_ref().map(|m| Setting::new(m.clone(), Origin::Environment, m.span));
+    let zone = zone_of(gateway, account);
     let domain = Setting::new(gateway.clone(), Origin::Environment, gateway.span);
-    Some(Endpoint { domain, dedicated: false, base_path, mtls })
+    Some(Endpoint { domain, dedicated: false, base_path, mtls, zone })
 }
 
 /// Whether `arn` names `account` (where its id is known) and `region`; reports
-/// `region-mismatch`, `account-mismatch` or `arn-in-requested-account` otherwise. `user` names
+/// `region-mismatch`, `account-mismatch` or `requested-account-reference` otherwise. `user` names
 /// the stage's or the environment's place in messages; `target` is the `deploy` entry that
 /// put a stage there.
 #[allow(clippy::too_many_arguments)]
@@ -373,7 +457,7 @@ pub fn own_arn(
     span: Span,
     what: &str,
     region: &Region,
-    account: &crate::model::Account,
+    account: &Account,
     user: &str,
     target: Option<Span>,
     sink: &mut Diagnostics,
@@ -418,7 +502,7 @@ pub fn own_arn(
         None => {
             sink.push(with_target(
                 Diagnostic::new(
-                    Code::ArnInRequestedAccount,
+                    Code::RequestedAccountReference,
                     format!(
                         "`{user}` is in account `{}`, which idpc requests: its id is not known, so no ARN can name it",
                         account.name.value
