@@ -168,6 +168,11 @@ fn renaming_the_gateway_warns_of_replacement() {
     for stack in ["idpc-api-accounts--acme-test", "idpc-api-payments--acme-test"] {
         assert!(replaced.contains(&(stack, mapping)), "{replaced:?}");
     }
+    // The renamed domain keeps its mTLS: a change to read, not a weakening.
+    assert!(messages(&report, WarningKind::Security).is_empty(), "{:?}", report.warnings);
+    let gateway = report.stacks.iter().find(|s| s.name == "idpc-gateway-acme-test").expect("gateway stack");
+    let moved = "the mTLS domain test.api.acme-bank.example (s3://acme-truststores/test/truststore.pem) is replaced by qa.test.api.acme-bank.example (s3://acme-truststores/test/truststore.pem)";
+    assert!(gateway.security.iter().any(|c| c.message == moved && !c.weakens), "{:?}", gateway.security);
 }
 
 #[test]

@@ -113,6 +113,7 @@ codes! {
     RequestedAccountReference = "requested-account-reference", Error, "an ARN or hosted zone id written for an account that idpc requests, which cannot exist yet";
     DuplicateDomain = "duplicate-domain", Error, "one custom domain name is created twice in one region";
     DuplicateBasePath = "duplicate-base-path", Error, "two API stages are mapped on one domain under the same base path";
+    RouteHiddenByMapping = "route-hidden-by-mapping", Warning, "a route that another stage's longer base path on the same domain takes over";
     MtlsNotEnforced = "mtls-not-enforced", Error, "an API that requires mutual TLS is served by a domain that does not enforce it";
     ApiGatewayQuota = "api-gateway-quota", Error, "an account and region would hold more than API Gateway allows";
     ProductionApiWithoutMtls = "production-api-without-mtls", Error, "policy: an API deployed to production without mutual TLS";

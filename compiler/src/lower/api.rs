@@ -639,9 +639,9 @@ pub fn lambda_name_problem(text: &str) -> Option<&'static str> {
         return Some("function names are 1 to 64 letters, digits, `-` and `_`");
     }
     match qualifier {
-        Some(q) if q.is_empty() || q.len() > 128 || !word(q) => {
-            Some("an alias is 1 to 128 letters, digits, `-` and `_`; a version is digits")
-        }
+        Some(q) if q.is_empty() || q.len() > 128 || !word(q) => Some(
+            "an alias is 1 to 128 letters, digits, `-` and `_`, a version is digits; `$LATEST` is the function without a qualifier",
+        ),
         _ => None,
     }
 }

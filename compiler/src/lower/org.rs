@@ -191,7 +191,7 @@ impl Ctx<'_> {
     /// Lowers `account "name" tenant=... { baseline ... }`.
     pub fn account(&mut self, node: &KdlNode) -> Option<Account> {
         let shape = Shape {
-            props: &["tenant", "id", "email", "ou", "region"],
+            props: &["tenant", "id", "email", "ou", "region", "custom-domain-quota"],
             children: &["baseline", "waive"],
             ..Shape::ONE_ARG
         };
@@ -204,6 +204,10 @@ impl Ctx<'_> {
         let email = reader.props.get("email").map(|e| self.string(e, "email").and_then(|v| self.email(v)));
         let ou = reader.props.get("ou").map(|e| self.string(e, "ou").and_then(|v| self.ou(v)));
         let region = reader.props.get("region").map(|e| self.string(e, "region").and_then(|v| self.region(v)));
+        let quota = reader
+            .props
+            .get("custom-domain-quota")
+            .map(|e| self.integer(e, "custom-domain-quota", 1, 100_000).map(|q| Spanned::new(q.value as u32, q.span)));
         let requested_without_email = !reader.props.contains_key("id") && !reader.props.contains_key("email");
         if requested_without_email {
             self.report(
@@ -232,6 +236,7 @@ impl Ctx<'_> {
             email: lowered(email)?,
             ou: lowered(ou)?,
             region: lowered(region)?,
+            custom_domain_quota: lowered(quota)?,
             baselines,
             waivers,
         })

@@ -117,7 +117,12 @@ impl Ctx<'_> {
         match parsed {
             Some(arn) => Some(Spanned::new(arn, value.span)),
             None => {
-                let message = format!("`{}` is not a {service} ARN", value.value);
+                let kind = match service {
+                    "acm" => "an ACM certificate",
+                    "lambda" => "a Lambda function",
+                    other => other,
+                };
+                let message = format!("`{}` is not {kind} ARN", value.value);
                 let help = format!("expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<id>");
                 self.bad(Code::BadArn, &value, message, "malformed ARN", &help);
                 None

@@ -71,6 +71,9 @@ pub struct Account {
     pub ou: Option<Spanned<String>>,
     /// Region override (else the tenant's, else the platform's).
     pub region: Option<Spanned<Region>>,
+    /// The account's API Gateway custom-domain quota per region, where it was raised above the
+    /// default of 120 (`custom-domain-quota=`).
+    pub custom_domain_quota: Option<Spanned<u32>>,
     /// Account-scope baselines.
     pub baselines: Vec<BaselineUse>,
     /// `waive` lines: accepted policy violations, each with a reason and an end date.

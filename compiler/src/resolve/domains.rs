@@ -22,7 +22,8 @@ use crate::source::Span;
 
 /// API Gateway's hard quota of regional REST APIs per account and region.
 pub const MAX_REST_APIS: usize = 600;
-/// API Gateway's default quota of regional custom domains per account and region.
+/// API Gateway's default quota of regional custom domains per account and region (an account's
+/// `custom-domain-quota=` says it was raised).
 pub const MAX_CUSTOM_DOMAINS: usize = 120;
 /// API Gateway's quota of multi-level API mappings per custom domain.
 pub const MAX_MULTI_LEVEL_MAPPINGS: usize = 200;
@@ -56,6 +57,8 @@ struct Mapping<'a> {
     path: Option<&'a str>,
     span: Span,
     stage: String,
+    /// The API's routes.
+    routes: &'a [crate::model::Route],
 }
 
 /// Runs every check of this module.
@@ -107,10 +110,13 @@ pub fn check(resolved: &Resolved, sink: &mut Diagnostics) {
             path: endpoint.base_path.value.as_deref(),
             span: endpoint.base_path.span,
             stage: name,
+            routes: &api.routes,
         });
     }
     unique_domains(&created, sink);
+    zones_of_one_account(&created, sink);
     unique_base_paths(&mappings, sink);
+    hidden_routes(&mappings, sink);
     quotas(resolved, &rest_apis, &created, &mappings, sink);
 }
 
@@ -129,7 +135,11 @@ fn unique_domains(created: &[Created<'_>], sink: &mut Diagnostics) {
                 format!("`{host}` is created twice in {}: by {} and by {}", this.place.1, first.by, this.by),
             )
             .primary(this.domain.host.span, format!("created again by {}", this.by))
-            .help("a custom domain name exists once per region: give each environment its own gateway host, or map the stages on the environment's gateway (drop `domain`)");
+            .help(if this.target.is_some() || first.target.is_some() {
+                "a custom domain name exists once per region: map the stages on their environment's gateway (drop the API's `domain`), or give each stage a host of its own in its `deploy` block"
+            } else {
+                "a custom domain name exists once per region: give each environment's gateway a host of its own"
+            });
             if first.domain.host.span != this.domain.host.span {
                 d = d.secondary(first.domain.host.span, format!("first created by {}", first.by));
             }
@@ -162,6 +172,73 @@ fn unique_domains(created: &[Created<'_>], sink: &mut Diagnostics) {
             continue;
         }
         by_zone.insert((host, zone), this);
+    }
+}
+
+/// A hosted zone belongs to one account: one zone id written for domains of two accounts is
+/// wrong for one of them.
+fn zones_of_one_account(created: &[Created<'_>], sink: &mut Diagnostics) {
+    let mut owners: BTreeMap<&str, &Created<'_>> = BTreeMap::new();
+    for this in created {
+        let Some(zone) = &this.domain.hosted_zone else { continue };
+        match owners.get(zone.value.as_str()) {
+            Some(first) if first.place.0 != this.place.0 => {
+                let span = first.domain.hosted_zone.as_ref().map_or(first.domain.host.span, |z| z.span);
+                sink.push(
+                    Diagnostic::new(
+                        Code::AccountMismatch,
+                        format!(
+                            "hosted zone {} is written for account `{}` ({}) and for account `{}` ({})",
+                            zone.value, first.account_name, first.by, this.account_name, this.by
+                        ),
+                    )
+                    .primary(zone.span, format!("the zone for account `{}`", this.account_name))
+                    .secondary(span, format!("the same zone for account `{}`", first.account_name))
+                    .help("a hosted zone belongs to one account, and CloudFormation writes records only into zones of its own account: give each account the id of its own zone (or a `dns-zone`)"),
+                );
+            }
+            Some(_) => {}
+            None => {
+                owners.insert(zone.value.as_str(), this);
+            }
+        }
+    }
+}
+
+/// Warns where one stage's mapping takes requests meant for another stage's route: with
+/// `lending` and `lending/v1` on one domain, `/lending/v1/...` reaches the second stage
+/// (API Gateway picks the longest mapping), so the first one's `/v1` routes cannot be called.
+fn hidden_routes(mappings: &BTreeMap<(&str, Creator), Vec<Mapping<'_>>>, sink: &mut Diagnostics) {
+    for ((host, _), list) in mappings {
+        for shorter in list {
+            for longer in list {
+                let rest = match (shorter.path, longer.path) {
+                    (None, Some(p)) => p,
+                    (Some(s), Some(p)) => match p.strip_prefix(s).and_then(|r| r.strip_prefix('/')) {
+                        Some(rest) => rest,
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                let prefix = format!("/{rest}");
+                for route in shorter.routes {
+                    let path = route.path.value.as_str();
+                    if path != prefix && !path.starts_with(&format!("{prefix}/")) {
+                        continue;
+                    }
+                    let whole = shorter.path.map_or_else(|| path.to_owned(), |s| format!("/{s}{path}"));
+                    sink.push(
+                        Diagnostic::new(
+                            Code::RouteHiddenByMapping,
+                            format!("`{} {whole}` on `{host}` reaches {}, not {}", route.method.value.as_str(), longer.stage, shorter.stage),
+                        )
+                        .primary(route.path.span, "this route cannot be called")
+                        .secondary(longer.span, format!("{} is mapped here", longer.stage))
+                        .help("API Gateway sends a request to the longest base path that matches: change this route or one of the base paths"),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -225,23 +302,29 @@ fn quotas(
         domains.entry(this.place).or_default().push(this);
     }
     for (&(a, region), list) in &domains {
-        let Some(over) = list.get(MAX_CUSTOM_DOMAINS) else {
+        let account = &estate.accounts[a];
+        let quota = account.custom_domain_quota.as_ref().map_or(MAX_CUSTOM_DOMAINS, |q| q.value as usize);
+        let Some(over) = list.last().filter(|_| list.len() > quota) else {
             continue;
         };
-        let account = &estate.accounts[a];
-        sink.push(
-            Diagnostic::new(
-                Code::ApiGatewayQuota,
-                format!(
-                    "account `{}` would hold {} custom domains in {region}; API Gateway allows {MAX_CUSTOM_DOMAINS}",
-                    account.name.value,
-                    list.len()
-                ),
-            )
-            .primary(over.domain.host.span, format!("custom domain number {} here", MAX_CUSTOM_DOMAINS + 1))
-            .secondary(account.name.span, "the account")
-            .help("map stages on their environment's gateway instead of domains of their own, or have the account's quota raised first"),
-        );
+        let mut d = Diagnostic::new(
+            Code::ApiGatewayQuota,
+            format!(
+                "account `{}` would hold {} custom domains in {region}; its quota is {quota}",
+                account.name.value,
+                list.len()
+            ),
+        )
+        .primary(over.domain.host.span, format!("{} past the quota, this one among them", list.len() - quota));
+        d = match &account.custom_domain_quota {
+            Some(q) => d.secondary(q.span, "the quota as written for the account"),
+            None => d.secondary(account.name.span, "the account, at API Gateway's default quota"),
+        };
+        sink.push(d.help(format!(
+            "120 custom domains per account and region is API Gateway's default, adjustable quota: have it raised (Service Quotas), then write `custom-domain-quota={}` (or more) on account `{}`; or map stages on their environment's gateway instead of domains of their own",
+            list.len(),
+            account.name.value
+        )));
     }
     for ((host, _), list) in mappings {
         let multi: Vec<&Mapping<'_>> = list.iter().filter(|m| m.path.is_some_and(|p| p.contains('/'))).collect();
@@ -259,5 +342,35 @@ fn quotas(
             .primary(over.span, format!("mapping number {} with more than one level", MAX_MULTI_LEVEL_MAPPINGS + 1))
             .help("use single-level base paths (`accounts`, not `accounts/v1`), which this quota does not count"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostics::Code;
+    use crate::source::RawFile;
+
+    /// The codes of compiling an account with `gateways` gateways, and `quota` written on it.
+    fn codes(gateways: usize, quota: Option<u32>) -> Vec<Code> {
+        let quota = quota.map(|q| format!(" custom-domain-quota={q}")).unwrap_or_default();
+        let mut text = format!(
+            "platform \"p\" {{\n    management-account \"111111111111\"\n    region \"eu-west-1\"\n    datadog site=\"datadoghq.eu\" notify=\"@a\"\n}}\ntenant \"t\"\naccount \"a\" tenant=\"t\" id=\"222222222222\"{quota}\n"
+        );
+        for i in 0..gateways {
+            text.push_str(&format!(
+                "environment \"e{i}\" account=\"a\" tier=\"test\" {{\n    gateway \"e{i}.api.example.com\" hosted-zone=\"Z0A\"\n}}\n"
+            ));
+        }
+        let files = [RawFile { path: "main.kdl".into(), bytes: text.into_bytes() }];
+        let options = crate::Options { today: crate::model::Date::from_days_since_epoch(20_785) };
+        crate::compile(&files, &options).diagnostics.iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn the_custom_domain_quota_is_the_default_unless_raised() {
+        assert_eq!(codes(120, None), Vec::<Code>::new());
+        assert_eq!(codes(121, None), vec![Code::ApiGatewayQuota]);
+        assert_eq!(codes(121, Some(121)), Vec::<Code>::new());
+        assert_eq!(codes(122, Some(121)), vec![Code::ApiGatewayQuota]);
     }
 }

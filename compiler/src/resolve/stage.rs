@@ -494,7 +494,11 @@ pub fn own_arn(
                     ),
                 )
                 .primary(span, format!("{what} of account {}", arn.account))
-                .help(format!("API Gateway only uses a {what} of its own account; {fix}")),
+                .help(format!("{}; {fix}", if what == "certificate" {
+                    "API Gateway attaches only certificates of its own account to a custom domain"
+                } else {
+                    "a stage's stack can grant API Gateway access only to a function of its own account (only the owner adds to a function's policy), and idpc keeps every stage on the backend of its own account"
+                })),
             ));
             ok = false;
         }

@@ -829,18 +829,24 @@ fn security_changes(old: &Value, new: &Value) -> Vec<SecurityChange> {
         }
         (None, None) => {}
     }
-    for removed in a.mtls.difference(&b.mtls) {
-        let replaced = b.mtls.iter().any(|m| m.split(' ').next() == removed.split(' ').next());
-        if replaced {
-            say(false, format!("the mTLS truststore of {removed} changes"));
-        } else {
-            say(true, format!("mTLS is removed from {removed}: clients no longer need a certificate"));
+    let host = |m: &String| m.split(' ').next().unwrap_or_default().to_owned();
+    let old_hosts: BTreeSet<String> = a.mtls.iter().map(host).collect();
+    let new_hosts: BTreeSet<String> = b.mtls.iter().map(host).collect();
+    let gone: Vec<&String> = a.mtls.iter().filter(|m| !new_hosts.contains(&host(m))).collect();
+    let new: Vec<&String> = b.mtls.iter().filter(|m| !old_hosts.contains(&host(m))).collect();
+    for changed in a.mtls.difference(&b.mtls).filter(|m| new_hosts.contains(&host(m))) {
+        say(false, format!("the mTLS truststore of {changed} changes"));
+    }
+    // A domain of the stack renamed keeps its mTLS under its new name: no loss. Only a domain
+    // with mTLS that nothing replaces weakens the stack.
+    for (i, removed) in gone.iter().enumerate() {
+        match new.get(i) {
+            Some(successor) => say(false, format!("the mTLS domain {removed} is replaced by {successor}")),
+            None => say(true, format!("mTLS is removed from {removed}: clients no longer need a certificate")),
         }
     }
-    for added in b.mtls.difference(&a.mtls) {
-        if !a.mtls.iter().any(|m| m.split(' ').next() == added.split(' ').next()) {
-            say(false, format!("mTLS is required on {added}"));
-        }
+    for added in new.iter().skip(gone.len()) {
+        say(false, format!("mTLS is required on {added}"));
     }
     for (domain, policy) in &a.tls {
         if let Some(new_policy) = b.tls.get(domain)
