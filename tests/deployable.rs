@@ -196,3 +196,314 @@ fn the_checks_catch_a_stage_that_reaches_into_another_account() {
     assert!(found("idpc-api-payments--acme-test: mapped on"), "{problems:?}");
     assert!(found("api.acme-bank.example created in eu-central-1"), "{problems:?}");
 }
+
+// --- Deployment rules: AWS facts no linter checks, each over every built stack ---------------
+
+/// Every stack as (manifest entry, template).
+fn stacks(files: &BTreeMap<String, Value>) -> Vec<(&Value, &Value)> {
+    let manifest = &files["manifest.json"];
+    manifest["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stack| (stack, &files[stack["template"].as_str().unwrap()]))
+        .collect()
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"].as_object().unwrap()
+}
+
+/// Lambda refuses a function with `TracingConfig: Active` whose execution role may not call
+/// `xray:PutTraceSegments` and `xray:PutTelemetryRecords` ("The provided execution role does
+/// not have permissions to call PutTraceSegments on XRAY"; Lambda developer guide, "Visualize
+/// Lambda function invocations using AWS X-Ray": the role needs these actions, as in the
+/// AWSXRayDaemonWriteAccess managed policy).
+fn traced_functions_may_write_traces(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        let resources = resources(template);
+        for (id, function) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::Lambda::Function") {
+            if function["Properties"]["TracingConfig"]["Mode"] != "Active" {
+                continue;
+            }
+            let role = function["Properties"]["Role"]["Fn::GetAtt"][0].as_str().and_then(|r| resources.get(r));
+            let Some(role) = role else {
+                problems.push(format!("{}: {id} is traced, with a role outside the stack", stack["name"]));
+                continue;
+            };
+            let managed = role["Properties"]["ManagedPolicyArns"].to_string().contains("AWSXRayDaemonWriteAccess");
+            let actions: Vec<String> = role["Properties"]["Policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().cloned().unwrap_or_default())
+                .filter(|s| s["Effect"] == "Allow")
+                .flat_map(|s| match &s["Action"] {
+                    Value::String(a) => vec![a.clone()],
+                    Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let may = |action: &str| actions.iter().any(|a| a == action || a == "xray:*");
+            if !managed && !(may("xray:PutTraceSegments") && may("xray:PutTelemetryRecords")) {
+                problems.push(format!("{}: {id} has active tracing, but its role may not write traces", stack["name"]));
+            }
+        }
+    }
+    problems
+}
+
+/// Only the account that owns a function can add to its resource-based policy
+/// (`lambda:AddPermission`): every `AWS::Lambda::Permission` names a function of its own stack,
+/// or an ARN of the stack's own account (literal, or `${AWS::AccountId}`).
+fn permissions_name_functions_of_their_account(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        let resources = resources(template);
+        for (id, permission) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::Lambda::Permission") {
+            let name = &permission["Properties"]["FunctionName"];
+            let own = match name {
+                Value::String(arn) => {
+                    stack["account_id"].as_str().is_some_and(|a| arn.contains(&format!(":{a}:function:")))
+                }
+                _ if name.get("Fn::Sub").is_some() => {
+                    name["Fn::Sub"].as_str().is_some_and(|s| s.contains(":${AWS::AccountId}:function:"))
+                }
+                _ => {
+                    let target = name["Fn::GetAtt"][0].as_str().or(name["Ref"].as_str());
+                    target.and_then(|t| resources.get(t)).is_some_and(|r| r["Type"] == "AWS::Lambda::Function")
+                }
+            };
+            if !own {
+                problems.push(format!(
+                    "{}: {id} grants access to {name}, not a function of account {}",
+                    stack["name"], stack["account_id"]
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Every resource a stack names by a literal ARN is in the stack's account and region: a stack
+/// cannot create, grant or attach another account's resource, and regional services (API
+/// Gateway, ACM for regional domains, Lambda) use resources of their own region. ARNs without a
+/// region (IAM, S3, Organizations) or of AWS itself (managed policies) are not bound to either.
+fn literal_arns_are_of_the_stack(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let arn = |text: &str| -> Vec<(String, String)> {
+        text.match_indices("arn:aws:")
+            .filter_map(|(at, _)| {
+                let parts: Vec<&str> = text[at..].splitn(6, ':').collect();
+                match parts.as_slice() {
+                    // An API Gateway service ARN names a service where an account would stand
+                    // (`arn:aws:apigateway:REGION:lambda:path/...`): only its region counts.
+                    [_, _, "apigateway", region, _, _] => Some(((*region).to_owned(), String::new())),
+                    [_, _, _, region, account, _] => Some(((*region).to_owned(), (*account).to_owned())),
+                    _ => None,
+                }
+            })
+            .collect()
+    };
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        let mut texts = Vec::new();
+        strings(template, &mut texts);
+        for text in texts {
+            for (region, account) in arn(text) {
+                let region_ok = region.is_empty()
+                    || region == "*"
+                    || region.starts_with("${")
+                    || stack["region"] == region.as_str();
+                let account_ok = account.is_empty()
+                    || account == "*"
+                    || account == "aws"
+                    || account.starts_with("${")
+                    || stack["account_id"] == account.as_str();
+                if !region_ok || !account_ok {
+                    problems.push(format!(
+                        "{}: `{text}` is not of account {} in {}",
+                        stack["name"], stack["account_id"], stack["region"]
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Orderings AWS requires within and across stacks:
+/// - AWS Config: "you must create a configuration recorder before you can create a delivery
+///   channel" (PutDeliveryChannel), and Config must be allowed to write to the bucket first (its
+///   bucket policy): the channel `DependsOn` both;
+/// - API Gateway maps a stage only on an existing custom domain (CreateBasePathMapping answers
+///   NotFoundException): a mapping names a domain of its own stack, or of a stack it depends on.
+fn required_orderings_are_explicit(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let all = stacks(files);
+    let mut problems = Vec::new();
+    let domain_stacks: BTreeMap<(String, String, String), String> = all
+        .iter()
+        .flat_map(|(stack, template)| {
+            resources(template).values().filter(|r| r["Type"] == "AWS::ApiGateway::DomainName").map(move |r| {
+                let key = (
+                    stack["account"].to_string(),
+                    stack["region"].to_string(),
+                    r["Properties"]["DomainName"].to_string(),
+                );
+                (key, stack["name"].as_str().unwrap().to_owned())
+            })
+        })
+        .collect();
+    for (stack, template) in &all {
+        let resources = resources(template);
+        let of_type = |t: &str| {
+            resources.iter().filter(move |(_, r)| r["Type"] == t).map(|(id, _)| id.as_str()).collect::<Vec<_>>()
+        };
+        for (id, channel) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::Config::DeliveryChannel") {
+            let depends: Vec<&str> =
+                channel["DependsOn"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            for recorder in of_type("AWS::Config::ConfigurationRecorder") {
+                if !depends.contains(&recorder) {
+                    problems.push(format!("{}: {id} does not depend on the recorder {recorder}", stack["name"]));
+                }
+            }
+            let bucket = &channel["Properties"]["S3BucketName"];
+            for (policy_id, policy) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::S3::BucketPolicy") {
+                if &policy["Properties"]["Bucket"] == bucket && !depends.contains(&policy_id.as_str()) {
+                    problems.push(format!("{}: {id} does not depend on the bucket policy {policy_id}", stack["name"]));
+                }
+            }
+        }
+        for (id, mapping) in resources.iter().filter(|(_, r)| {
+            r["Type"] == "AWS::ApiGateway::BasePathMapping" || r["Type"] == "AWS::ApiGatewayV2::ApiMapping"
+        }) {
+            let domain = &mapping["Properties"]["DomainName"];
+            if let Some(own) = domain["Ref"].as_str() {
+                if resources.get(own).is_none_or(|r| r["Type"] != "AWS::ApiGateway::DomainName") {
+                    problems.push(format!("{}: {id} refers to {own}, which is no domain", stack["name"]));
+                }
+                continue;
+            }
+            let key = (stack["account"].to_string(), stack["region"].to_string(), domain.to_string());
+            let creator = domain_stacks.get(&key);
+            let depends = stack["depends_on"].as_array().unwrap();
+            if !creator.is_some_and(|c| depends.iter().any(|d| d == c.as_str())) {
+                problems
+                    .push(format!("{}: {id} maps on {domain}, which no stack it depends on creates", stack["name"]));
+            }
+        }
+    }
+    problems
+}
+
+/// A service-linked role exists only once the service (or the console) made it: a stack that
+/// names one (`role/aws-service-role/...`) must create it (`AWS::IAM::ServiceLinkedRole`), or a
+/// new account lacks it (AWS Config's `AWSServiceRoleForConfig` is made by the console, not by
+/// CloudFormation).
+fn service_linked_roles_exist(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        let creates = resources(template).values().any(|r| r["Type"] == "AWS::IAM::ServiceLinkedRole");
+        if template.to_string().contains("role/aws-service-role/") && !creates {
+            problems.push(format!("{}: relies on a service-linked role it does not create", stack["name"]));
+        }
+    }
+    problems
+}
+
+type Rule = fn(&BTreeMap<String, Value>) -> Vec<String>;
+
+const RULES: &[(&str, Rule)] = &[
+    ("traced functions may write traces", traced_functions_may_write_traces),
+    ("permissions name functions of their account", permissions_name_functions_of_their_account),
+    ("literal ARNs are of the stack", literal_arns_are_of_the_stack),
+    ("required orderings are explicit", required_orderings_are_explicit),
+    ("service-linked roles exist", service_linked_roles_exist),
+];
+
+#[test]
+fn every_built_stack_follows_the_deployment_rules() {
+    let mut outputs: Vec<(String, BTreeMap<String, Value>)> =
+        estates().into_iter().map(|(name, dir, today)| (name, output(&dir, &today))).collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in idpc_tests::estate::generate(60, Some(4)) {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    outputs.push(("generated".into(), output(dir.path(), TODAY)));
+    for (name, files) in &outputs {
+        for (rule, check) in RULES {
+            let problems = check(files);
+            assert!(problems.is_empty(), "{name}: {rule}:\n{}", problems.join("\n"));
+        }
+    }
+}
+
+/// Each rule, over the reference build with one artifact broken the way the rule forbids.
+#[test]
+fn each_deployment_rule_catches_what_it_forbids() {
+    let base = output(&repo_root().join("examples/reference"), TODAY);
+    let edited = |path: &str, edit: &dyn Fn(&mut Value)| {
+        let mut files = base.clone();
+        edit(files.get_mut(path).unwrap());
+        files
+    };
+    let account = "stacks/idpc-account-acme-prod.json";
+    let cases: [(Rule, BTreeMap<String, Value>); 6] = [
+        (
+            traced_functions_may_write_traces,
+            edited(account, &|t| {
+                let policies =
+                    t.pointer_mut("/Resources/JwtAuthorizerRole/Properties/Policies").unwrap().as_array_mut().unwrap();
+                policies.retain(|p| p["PolicyName"] != "write-traces");
+            }),
+        ),
+        (
+            permissions_name_functions_of_their_account,
+            edited("stacks/idpc-api-accounts--acme-prod.json", &|t| {
+                *t.pointer_mut("/Resources/BackendInvokePermission/Properties/FunctionName").unwrap() =
+                    Value::from("arn:aws:lambda:eu-central-1:999999999999:function:accounts");
+            }),
+        ),
+        (
+            literal_arns_are_of_the_stack,
+            edited("stacks/idpc-gateway-acme-prod.json", &|t| {
+                *t.pointer_mut("/Resources/DomainName/Properties/RegionalCertificateArn").unwrap() =
+                    Value::from("arn:aws:acm:eu-west-1:222222222222:certificate/0f1e2d3c");
+            }),
+        ),
+        (
+            required_orderings_are_explicit,
+            edited(account, &|t| {
+                t.pointer_mut("/Resources/ConfigComplianceDeliveryChannel")
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("DependsOn");
+            }),
+        ),
+        (required_orderings_are_explicit, {
+            let mut files = base.clone();
+            let manifest = files.get_mut("manifest.json").unwrap();
+            for stack in manifest["stacks"].as_array_mut().unwrap() {
+                if stack["name"] == "idpc-api-accounts--acme-test" {
+                    stack["depends_on"].as_array_mut().unwrap().retain(|d| d != "idpc-gateway-acme-test");
+                }
+            }
+            files
+        }),
+        (
+            service_linked_roles_exist,
+            edited(account, &|t| {
+                *t.pointer_mut("/Resources/ConfigComplianceRecorder/Properties/RoleARN").unwrap() = serde_json::json!({
+                    "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+                });
+            }),
+        ),
+    ];
+    for (i, (rule, files)) in cases.iter().enumerate() {
+        assert!(rule(&base).is_empty(), "case {i}: the rule fails on the unbroken build");
+        assert!(!rule(files).is_empty(), "case {i}: the rule does not catch its broken artifact");
+    }
+}
