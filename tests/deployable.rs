@@ -246,7 +246,8 @@ fn traced_functions_may_write_traces(files: &BTreeMap<String, Value>) -> Vec<Str
                 })
                 .collect();
             let may = |action: &str| actions.iter().any(|a| a == action || a == "xray:*");
-            if !managed && !(may("xray:PutTraceSegments") && may("xray:PutTelemetryRecords")) {
+            let may_write = managed || (may("xray:PutTraceSegments") && may("xray:PutTelemetryRecords"));
+            if !may_write {
                 problems.push(format!("{}: {id} has active tracing, but its role may not write traces", stack["name"]));
             }
         }
