@@ -508,3 +508,105 @@ fn each_deployment_rule_catches_what_it_forbids() {
         assert!(!rule(files).is_empty(), "case {i}: the rule does not catch its broken artifact");
     }
 }
+
+/// How each route's scopes are enforced, read from a stage's artifacts: by API Gateway
+/// (a Cognito authorizer's `authorizationScopes`, from each operation's security requirement),
+/// or by the platform's JWT authorizer (the stage's route table in SSM, named by a stage
+/// variable, readable by the authorizer's role). `None` when the route is enforced by neither.
+fn enforced_scopes(files: &BTreeMap<String, Value>, stack: &Value, method: &str, path: &str) -> Option<Vec<String>> {
+    let (api, env) = stack["name"].as_str()?.trim_start_matches("idpc-api-").split_once("--")?;
+    let template = &files[stack["template"].as_str()?];
+    let body = &template["Resources"]["RestApi"]["Properties"]["Body"];
+    let schemes = body["components"]["securitySchemes"].as_object()?;
+    let operation = &body["paths"][path][method.to_ascii_lowercase()];
+    let list = |v: &Value| v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect());
+    if schemes.get("cognito").is_some_and(|s| s["x-amazon-apigateway-authorizer"]["type"] == "cognito_user_pools") {
+        return list(&operation["security"][0]["cognito"]);
+    }
+    schemes.get("jwt")?;
+    let stage = &template["Resources"]["Stage"]["Properties"];
+    let parameter = &template["Resources"]["RouteScopes"]["Properties"];
+    let name = parameter["Name"].as_str()?;
+    if stage["Variables"]["routeScopesParameter"] != name || name != format!("/idpc/{api}/{env}/route-scopes") {
+        return None;
+    }
+    // The authorizer's role in the account stack may read it.
+    let account = files["manifest.json"]["stacks"].as_array()?.iter().find(|s| {
+        s["name"].as_str().is_some_and(|n| n.starts_with("idpc-account-")) && s["account"] == stack["account"]
+    })?;
+    let role = &files[account["template"].as_str()?]["Resources"]["JwtAuthorizerRole"]["Properties"];
+    let readable = role["Policies"]
+        .as_array()?
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().cloned().unwrap_or_default())
+        .any(|s| {
+            s["Action"] == "ssm:GetParameter"
+                && s["Resource"]["Fn::Sub"].as_str().is_some_and(|r| r.ends_with(":parameter/idpc/*"))
+        });
+    if !readable {
+        return None;
+    }
+    let table: Value = serde_json::from_str(parameter["Value"].as_str()?).ok()?;
+    list(&table["routes"][format!("{method} {path}")])
+}
+
+#[test]
+fn every_route_has_its_scopes_enforced() {
+    let mut checked = 0;
+    for (name, dir, today) in estates() {
+        let compilation = compile_files(&load(&dir), &today);
+        let resolved = compilation.resolved.as_ref().expect("resolved");
+        let files: BTreeMap<String, Value> = compilation
+            .output
+            .as_ref()
+            .expect("output")
+            .files()
+            .map(|(p, b)| (p.to_owned(), serde_json::from_slice(b).expect("json")))
+            .collect();
+        let stacks = files["manifest.json"]["stacks"].as_array().unwrap().clone();
+        for stage in &resolved.stages {
+            let api = &resolved.estate.apis[stage.api];
+            if stage.settings.jwt.is_none() {
+                continue;
+            }
+            let stack_name =
+                format!("idpc-api-{}--{}", api.name.value, resolved.estate.environments[stage.env].name.value);
+            let stack = stacks.iter().find(|s| s["name"] == stack_name.as_str()).unwrap();
+            for route in &api.routes {
+                let mut expected = route.scopes.clone();
+                expected.sort();
+                let method = route.method.value.as_str();
+                let enforced = enforced_scopes(&files, stack, method, &route.path.value);
+                assert_eq!(enforced, Some(expected), "{name}: {stack_name}: {method} {}", route.path.value);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30, "{checked} routes checked");
+    // The route the review found open: DELETE /cards/{cardId} needs cards:admin, from the
+    // route table of every stage of cards.
+    let files = output(&repo_root().join("examples/bank-platform"), TODAY);
+    let stack = files["manifest.json"]["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "idpc-api-cards--northbank-prod")
+        .unwrap()
+        .clone();
+    assert_eq!(enforced_scopes(&files, &stack, "DELETE", "/cards/{cardId}"), Some(vec!["cards:admin".to_owned()]));
+    // Without the table, or without the role's right to read it, nothing enforces the scopes.
+    let mut broken = files.clone();
+    broken.get_mut("stacks/idpc-api-cards--northbank-prod.json").unwrap()["Resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RouteScopes");
+    assert_eq!(enforced_scopes(&broken, &stack, "DELETE", "/cards/{cardId}"), None);
+    let mut broken = files.clone();
+    let role = broken
+        .get_mut("stacks/idpc-account-northbank-prod.json")
+        .unwrap()
+        .pointer_mut("/Resources/JwtAuthorizerRole/Properties/Policies")
+        .unwrap();
+    role.as_array_mut().unwrap().retain(|p| p["PolicyName"] != "read-route-tables");
+    assert_eq!(enforced_scopes(&broken, &stack, "DELETE", "/cards/{cardId}"), None);
+}

@@ -119,6 +119,8 @@ fn a_new_route_names_the_route_the_stacks_and_resources_and_nothing_else() {
                 ("AWS::ApiGateway::Deployment", Change::Removed),
                 ("AWS::ApiGateway::RestApi", Change::Changed),
                 ("AWS::ApiGateway::Stage", Change::Changed),
+                // The route table the JWT authorizer enforces scopes from.
+                ("AWS::SSM::Parameter", Change::Changed),
             ]
         );
         let api = stack.resources.iter().find(|r| r.logical_id == "RestApi").expect("RestApi");

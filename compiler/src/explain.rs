@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::graph::{Plan, StackKind};
-use crate::model::MonitorKind;
+use crate::model::{JwtIssuer, MonitorKind};
 use crate::resolve::stage::Zone;
 use crate::resolve::{Origin, Resolved, StageBackend};
 use crate::source::{SourceSet, Span};
@@ -145,13 +145,21 @@ pub fn stage(resolved: &Resolved, plan: &Plan, sources: &SourceSet, api: &str, e
             environment.name.span,
         ),
     }
-    match &api.security.jwt {
-        Some(jwt) => line(
-            "jwt",
-            format!("issuer {}, audience {}", jwt.issuer.value, jwt.audience.value),
-            by(Origin::Api),
-            jwt.span,
-        ),
+    match &settings.jwt {
+        Some(jwt) => {
+            let value = match &jwt.value.issuer {
+                JwtIssuer::Oidc { issuer, audience } => format!(
+                    "issuer {}, audience {}; scopes enforced by the JWT authorizer from {}",
+                    issuer.value,
+                    audience.value,
+                    crate::naming::route_scopes_parameter(resolved, stage)
+                ),
+                JwtIssuer::Cognito { user_pool } => {
+                    format!("Cognito user pool {}; scopes enforced by API Gateway", user_pool.value.text)
+                }
+            };
+            line("jwt", value, by(jwt.origin), jwt.span)
+        }
         None => line("jwt", "none: no token is checked".to_owned(), by(Origin::Api), api.name.span),
     }
     if api.security.allow_ip.is_empty() {

@@ -50,6 +50,13 @@ pub fn stage_name(resolved: &Resolved, stage: &Stage) -> String {
     resolved.estate.environments[stage.env].name.value.to_string()
 }
 
+/// The SSM parameter holding a stage's route table (the scopes of each route), which the JWT
+/// authorizer reads; under `/idpc/`, where the authorizer's role may read.
+pub fn route_scopes_parameter(resolved: &Resolved, stage: &Stage) -> String {
+    let estate = &resolved.estate;
+    format!("/idpc/{}/{}/route-scopes", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+}
+
 /// The path under OUT of a stage's OpenAPI document.
 pub fn openapi_path(resolved: &Resolved, stage: &Stage) -> String {
     let estate = &resolved.estate;

@@ -104,6 +104,8 @@ codes! {
     DependencyCycle = "dependency-cycle", Error, "things depend on each other in a circle";
     TlsPolicyNotAllowed = "tls-policy-not-allowed", Error, "a custom domain's TLS policy outside the allow-list";
     ResourcePolicyTooLarge = "resource-policy-too-large", Error, "an API's resource policy exceeds API Gateway's 8,192 characters";
+    CognitoScopesAnyOf = "cognito-scopes-any-of", Error, "a route that requires several scopes behind a Cognito authorizer, which accepts any one of them";
+    RouteTableTooLarge = "route-table-too-large", Error, "a stage's route table passes the 8 KB an SSM parameter holds";
     StackTooLarge = "stack-too-large", Error, "a stack exceeds 450 resources or 900 KB";
     MtlsWithoutDomain = "mtls-without-domain", Error, "mutual TLS needs a custom domain";
     MissingJwtAuthorizer = "missing-jwt-authorizer", Error, "an API with jwt is deployed to an account without the jwt-authorizer baseline";

@@ -41,6 +41,34 @@ pub fn policy(resolved: &Resolved, stack: &Stack, document: &Value, sink: &mut D
     );
 }
 
+/// Reports a stage whose route table (`stage::route_scopes`) passes what an SSM parameter
+/// holds (8 KB in the advanced tier).
+pub fn route_table(resolved: &Resolved, stack: &Stack, template: &Value, sink: &mut Diagnostics) {
+    let Some(table) = template.pointer("/Resources/RouteScopes/Properties/Value").and_then(Value::as_str) else {
+        return;
+    };
+    if table.len() <= super::stage::ROUTE_TABLE_MAX_BYTES {
+        return;
+    }
+    let span = match stack.kind {
+        StackKind::Stage(s) => resolved.estate.apis[resolved.stages[s].api].name.span,
+        _ => cause(resolved, stack.kind),
+    };
+    sink.push(
+        Diagnostic::new(
+            Code::RouteTableTooLarge,
+            format!(
+                "the route table of `{}` is {} bytes; an SSM parameter holds {}",
+                stack.name,
+                table.len(),
+                super::stage::ROUTE_TABLE_MAX_BYTES
+            ),
+        )
+        .primary(span, "its routes and scopes make the table too long")
+        .help("split the API, or use shorter scope names; the JWT authorizer reads each stage's routes from one parameter"),
+    );
+}
+
 /// Reports a stack template with too many resources or too many bytes.
 pub fn template(resolved: &Resolved, stack: &Stack, template: &Value, bytes: usize, sink: &mut Diagnostics) {
     let resources = template.get("Resources").and_then(Value::as_object).map_or(0, |r| r.len());

@@ -112,6 +112,7 @@ impl Output {
 pub const CODES: &[crate::diagnostics::Code] = &[
     crate::diagnostics::Code::BadTemplate,
     crate::diagnostics::Code::ResourcePolicyTooLarge,
+    crate::diagnostics::Code::RouteTableTooLarge,
     crate::diagnostics::Code::StackTooLarge,
 ];
 
@@ -371,6 +372,7 @@ fn stage_artifacts(
         to_json(&document),
     );
     let template = stage::template(resolved, stage, document, &openapi.sha256);
+    limits::route_table(resolved, stack, &template, &mut sink);
     artifacts.push(openapi);
     for (kind, payload) in datadog::monitors(resolved, stage) {
         artifacts.push(Artifact::new(

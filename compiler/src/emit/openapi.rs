@@ -2,7 +2,8 @@
 //!
 //! Every route becomes an operation with its proxy integration (`aws_proxy` to the Lambda,
 //! `http_proxy` to the HTTPS backend with path parameters mapped), the JWT security
-//! requirement with the route's scopes, request validation, and gateway responses that
+//! requirement with the route's scopes (enforced by API Gateway for a Cognito user pool, by the
+//! platform's authorizer from the stage's route table otherwise), request validation, and gateway responses that
 //! leak nothing. The IP allow-list becomes the resource policy (Allow, then Deny on
 //! `NotIpAddress`); a custom domain disables the default execute-api endpoint.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
@@ -10,12 +11,14 @@
 use serde_json::{Map, Value, json};
 
 use super::object;
-use crate::model::{Api, Route, Segment};
+use crate::model::{JwtIssuer, Route, Segment};
 use crate::naming;
 use crate::resolve::{Resolved, Stage, StageBackend};
 
-/// Name of the JWT security scheme.
+/// Name of the security scheme of the platform's JWT authorizer (an OpenID Connect issuer).
 pub const JWT_SCHEME: &str = "jwt";
+/// Name of the security scheme of a Cognito user pool authorizer.
+pub const COGNITO_SCHEME: &str = "cognito";
 /// Function name of the platform's JWT authorizer (the `jwt-authorizer` baseline).
 pub use crate::naming::AUTHORIZER_FUNCTION;
 /// Name of the request validator applied to every operation.
@@ -56,34 +59,62 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         if let Some(item) = item.as_object_mut() {
             item.insert(
                 route.method.value.openapi_key().into(),
-                operation(api, &stage.settings.backend.value, route, region),
+                operation(
+                    stage.settings.jwt.as_ref().map(|j| &j.value.issuer),
+                    &stage.settings.backend.value,
+                    route,
+                    region,
+                ),
             );
         }
     }
     doc.insert("paths".into(), Value::Object(paths));
-    if let Some(jwt) = &api.security.jwt {
-        let account = &resolved.estate.accounts[resolved.env_account[stage.env]];
-        let account_id = account.id.as_ref().map_or("${AWS::AccountId}", |id| id.value.0.as_str());
-        let function = format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
-        doc.insert(
-            "components".into(),
-            json!({ "securitySchemes": { JWT_SCHEME: {
-                "type": "apiKey",
-                "name": "Authorization",
-                "in": "header",
-                "description": format!("JWT issued by {} for audience {}", jwt.issuer.value, jwt.audience.value),
-                "x-amazon-apigateway-authtype": "custom",
-                "x-amazon-apigateway-authorizer": {
-                    "type": "request",
-                    // Route and method are part of the cache key: a decision for one route (and its
-                    // scopes) is never reused for another.
-                    "identitySource": "method.request.header.Authorization, context.httpMethod, context.resourcePath",
-                    "authorizerUri": invocation_uri(region, &function),
-                    "authorizerResultTtlInSeconds": 300,
-                },
-            }}}),
-        );
-        doc.insert("security".into(), json!([{ JWT_SCHEME: [] }]));
+    match stage.settings.jwt.as_ref().map(|j| &j.value.issuer) {
+        Some(JwtIssuer::Oidc { issuer, audience }) => {
+            let account = &resolved.estate.accounts[resolved.env_account[stage.env]];
+            let account_id = account.id.as_ref().map_or("${AWS::AccountId}", |id| id.value.0.as_str());
+            let function = format!("arn:aws:lambda:{region}:{account_id}:function:{AUTHORIZER_FUNCTION}");
+            doc.insert(
+                "components".into(),
+                json!({ "securitySchemes": { JWT_SCHEME: {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "description": format!(
+                        "JWT issued by {} for audience {}; the authorizer enforces each route's scopes from the stage's route table",
+                        issuer.value, audience.value
+                    ),
+                    "x-amazon-apigateway-authtype": "custom",
+                    "x-amazon-apigateway-authorizer": {
+                        "type": "request",
+                        // Route and method are part of the cache key: a decision for one route (and its
+                        // scopes) is never reused for another.
+                        "identitySource": "method.request.header.Authorization, context.httpMethod, context.resourcePath",
+                        "authorizerUri": invocation_uri(region, &function),
+                        "authorizerResultTtlInSeconds": 300,
+                    },
+                }}}),
+            );
+            doc.insert("security".into(), json!([{ JWT_SCHEME: [] }]));
+        }
+        Some(JwtIssuer::Cognito { user_pool }) => {
+            doc.insert(
+                "components".into(),
+                json!({ "securitySchemes": { COGNITO_SCHEME: {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "description": "Access token of the Cognito user pool; API Gateway enforces each method's scopes",
+                    "x-amazon-apigateway-authtype": "cognito_user_pools",
+                    "x-amazon-apigateway-authorizer": {
+                        "type": "cognito_user_pools",
+                        "providerARNs": [user_pool.value.text],
+                    },
+                }}}),
+            );
+            doc.insert("security".into(), json!([{ COGNITO_SCHEME: [] }]));
+        }
+        None => {}
     }
     if !api.security.allow_ip.is_empty() {
         // Sorted: the order ranges are written in means nothing, and must not change output.
@@ -114,7 +145,7 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
     Value::Object(doc)
 }
 
-fn operation(api: &Api, backend: &StageBackend, route: &Route, region: &str) -> Value {
+fn operation(jwt: Option<&JwtIssuer>, backend: &StageBackend, route: &Route, region: &str) -> Value {
     let mut op = Map::new();
     op.insert("operationId".into(), json!(route.operation_id()));
     let params: Vec<Value> = route
@@ -125,10 +156,17 @@ fn operation(api: &Api, backend: &StageBackend, route: &Route, region: &str) -> 
         op.insert("parameters".into(), Value::Array(params));
     }
     op.insert("responses".into(), json!({ "default": { "description": "The backend's response, passed through." } }));
-    if api.security.jwt.is_some() {
+    // With Cognito, API Gateway checks these scopes (`authorizationScopes`); with the platform's
+    // authorizer, the same scopes are its route table (`stage::route_scopes`).
+    let scheme = match jwt {
+        Some(JwtIssuer::Oidc { .. }) => Some(JWT_SCHEME),
+        Some(JwtIssuer::Cognito { .. }) => Some(COGNITO_SCHEME),
+        None => None,
+    };
+    if let Some(scheme) = scheme {
         let mut scopes = route.scopes.clone();
         scopes.sort();
-        op.insert("security".into(), json!([{ JWT_SCHEME: scopes }]));
+        op.insert("security".into(), json!([{ scheme: scopes }]));
     }
     let integration = match backend {
         StageBackend::Lambda(function) => json!({

@@ -12,8 +12,30 @@
 use serde_json::{Map, Value, json};
 
 use super::object;
+use crate::model::JwtIssuer;
 use crate::naming;
 use crate::resolve::{Resolved, Stage, StageBackend};
+
+/// Bytes an SSM parameter of the standard tier holds.
+pub const ROUTE_TABLE_STANDARD_BYTES: usize = 4096;
+/// Bytes an SSM parameter of the advanced tier holds.
+pub const ROUTE_TABLE_MAX_BYTES: usize = 8192;
+
+/// The route table of an API: for every route, `"METHOD /path"` (the path as written, with its
+/// `{parameters}`: what API Gateway gives a REQUEST authorizer as `httpMethod` and `resource`)
+/// and the scopes its token must carry, sorted.
+pub fn route_scopes(api: &crate::model::Api) -> Value {
+    let table: Map<String, Value> = api
+        .routes
+        .iter()
+        .map(|route| {
+            let mut scopes = route.scopes.clone();
+            scopes.sort();
+            (format!("{} {}", route.method.value.as_str(), route.path.value), json!(scopes))
+        })
+        .collect();
+    object([("routes", Value::Object(table))])
+}
 
 /// Days the stage's logs are kept.
 const LOG_RETENTION_DAYS: u32 = 400;
@@ -218,10 +240,41 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     });
     if let Some(map) = stage_properties.as_object_mut() {
         map.insert("MethodSettings".into(), Value::Array(vec![method_settings]));
-        if let Some(jwt) = &api.security.jwt {
-            // The shared authorizer reads the stage's issuer and audience from its variables.
-            map.insert("Variables".into(), json!({ "jwtIssuer": jwt.issuer.value, "jwtAudience": jwt.audience.value }));
+        if let Some(JwtIssuer::Oidc { issuer, audience }) = settings.jwt.as_ref().map(|j| &j.value.issuer) {
+            // The shared authorizer reads the stage's issuer, audience and route table from its
+            // variables (the contract in the README).
+            map.insert(
+                "Variables".into(),
+                json!({
+                    "jwtIssuer": issuer.value,
+                    "jwtAudience": audience.value,
+                    "routeScopesParameter": naming::route_scopes_parameter(resolved, stage),
+                }),
+            );
         }
+    }
+    if let Some(JwtIssuer::Oidc { .. }) = settings.jwt.as_ref().map(|j| &j.value.issuer) {
+        // Compact JSON with sorted keys (serde_json without `preserve_order`): the same bytes for
+        // the same routes.
+        let table = serde_json::to_string(&route_scopes(api)).unwrap_or_default();
+        // SSM parameters hold 4 KB (standard tier) or 8 KB (advanced); `limits` refuses more.
+        let tier = if table.len() <= ROUTE_TABLE_STANDARD_BYTES { "Standard" } else { "Advanced" };
+        resources.insert(
+            "RouteScopes".into(),
+            object([
+                ("Type", json!("AWS::SSM::Parameter")),
+                (
+                    "Properties",
+                    object([
+                        ("Name", json!(naming::route_scopes_parameter(resolved, stage))),
+                        ("Description", json!(format!("idpc {rest_api_name}: the scopes each route requires; the JWT authorizer denies a route not listed here"))),
+                        ("Type", json!("String")),
+                        ("Tier", json!(tier)),
+                        ("Value", json!(table)),
+                    ]),
+                ),
+            ]),
+        );
     }
     resources.insert(
         "Stage".into(),

@@ -9,15 +9,15 @@ use kdl::KdlNode;
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{
-    Api, Backend, CustomDomain, Deploy, Jwt, LambdaTarget, Method, Monitor, MonitorKind, Mtls, Name, Route, Security,
-    Segment, Slo, Spanned, Throttle,
+    Api, Backend, CustomDomain, Deploy, Jwt, JwtIssuer, LambdaTarget, Method, Monitor, MonitorKind, Mtls, Name, Route,
+    Security, Segment, Slo, Spanned, Throttle,
 };
 use crate::source::Span;
 
 const API_CHILDREN: &[&str] =
     &["deploy", "base-path", "domain", "backend", "security", "throttle", "route", "monitor", "slo", "uses", "waive"];
 /// What a `deploy "ENV" { ... }` block may replace for its stage.
-pub const DEPLOY_CHILDREN: &[&str] = &["backend", "throttle", "domain", "monitor", "slo"];
+pub const DEPLOY_CHILDREN: &[&str] = &["backend", "throttle", "domain", "monitor", "slo", "jwt"];
 /// TLS security policies idpc accepts on a custom domain. Older policies allow TLS 1.0, and
 /// API Gateway's newer "enhanced" policies cannot carry mutual TLS.
 pub const TLS_POLICIES: &[&str] = &[DEFAULT_TLS_POLICY];
@@ -124,9 +124,12 @@ impl Ctx<'_> {
             let domain: Written<_> = self.single(&r, "domain").map(|c| self.custom_domain(c));
             let throttle: Written<_> = self.single(&r, "throttle").map(|c| self.throttle(c));
             let slo: Written<_> = self.single(&r, "slo").map(|c| self.slo(c));
+            let jwt: Written<_> = self.single(&r, "jwt").map(|c| self.jwt(c));
             let monitors = self.monitors(&r);
-            let overrides = match (lowered(backend), lowered(domain), lowered(throttle), lowered(slo)) {
-                (Some(backend), Some(domain), Some(throttle), Some(slo)) => Some((backend, domain, throttle, slo)),
+            let overrides = match (lowered(backend), lowered(domain), lowered(throttle), lowered(slo), lowered(jwt)) {
+                (Some(backend), Some(domain), Some(throttle), Some(slo), Some(jwt)) => {
+                    Some((backend, domain, throttle, slo, jwt))
+                }
                 _ => None,
             };
             complete &= overrides.is_some();
@@ -146,7 +149,7 @@ impl Ctx<'_> {
                     continue;
                 }
                 named.push((env.clone(), has_backend));
-                if let Some((backend, domain, throttle, slo)) = &overrides {
+                if let Some((backend, domain, throttle, slo, jwt)) = &overrides {
                     deploys.push(Deploy {
                         env,
                         span: self.span(node.span()),
@@ -155,6 +158,7 @@ impl Ctx<'_> {
                         domain: domain.clone(),
                         monitors: monitors.clone(),
                         slo: slo.clone(),
+                        jwt: jwt.clone(),
                     });
                 }
             }
@@ -227,6 +231,36 @@ impl Ctx<'_> {
             mtls: lowered(mtls)?,
             span: self.span(node.span()),
         })
+    }
+
+    /// `jwt issuer="https://..." audience="..."` (an OpenID Connect issuer, validated by the
+    /// account's JWT authorizer) or `jwt cognito-user-pool="arn:aws:cognito-idp:..."`.
+    fn jwt(&mut self, node: &KdlNode) -> Option<Jwt> {
+        let r = self.open(node, &Shape { props: &["issuer", "audience", "cognito-user-pool"], ..Shape::NONE });
+        let span = self.span(node.span());
+        if let Some(pool) = r.props.get("cognito-user-pool") {
+            for other in ["issuer", "audience"] {
+                if let Some(entry) = r.props.get(other) {
+                    self.report(
+                        Diagnostic::new(Code::ConflictingProperties, format!("a Cognito user pool is its own issuer: `{other}=` does not apply"))
+                            .primary(self.span(entry.span()), "not with `cognito-user-pool=`")
+                            .secondary(self.span(pool.span()), "the user pool")
+                            .help("write either `jwt cognito-user-pool=\"arn:aws:cognito-idp:...\"` or `jwt issuer=\"https://...\" audience=\"...\"`"),
+                    );
+                }
+            }
+            let user_pool =
+                self.string(pool, "cognito-user-pool").and_then(|p| self.arn(p, "cognito-idp", "userpool/"))?;
+            if r.props.contains_key("issuer") || r.props.contains_key("audience") {
+                return None;
+            }
+            return Some(Jwt { issuer: JwtIssuer::Cognito { user_pool }, span });
+        }
+        let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
+        let issuer = issuer.and_then(|i| self.https_url(i, "issuer"));
+        let audience = self.required(&r, "audience").and_then(|e| self.string(e, "audience"));
+        let audience = audience.filter(|a| self.plain_text(a, "audience"));
+        Some(Jwt { issuer: JwtIssuer::Oidc { issuer: issuer?, audience: audience? }, span })
     }
 
     /// `mtls`, `mtls truststore="s3://..."` or `mtls truststore=... version=...`.
@@ -366,14 +400,7 @@ impl Ctx<'_> {
     fn security(&mut self, node: &KdlNode) -> Security {
         let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
         let mtls = self.single(&reader, "mtls").and_then(|c| self.mtls(c));
-        let jwt = self.single(&reader, "jwt").and_then(|c| {
-            let r = self.open(c, &Shape { props: &["issuer", "audience"], ..Shape::NONE });
-            let issuer = self.required(&r, "issuer").and_then(|e| self.string(e, "issuer"));
-            let issuer = issuer.and_then(|i| self.https_url(i, "issuer"));
-            let audience = self.required(&r, "audience").and_then(|e| self.string(e, "audience"));
-            let audience = audience.filter(|a| self.plain_text(a, "audience"));
-            Some(Jwt { issuer: issuer?, audience: audience?, span: self.span(c.span()) })
-        });
+        let jwt = self.single(&reader, "jwt").and_then(|c| self.jwt(c));
         let mut allow_ip: Vec<Spanned<ipnet::IpNet>> = Vec::new();
         for child in self.all(&reader, "allow-ip") {
             let r = self.open(child, &Shape::LIST);

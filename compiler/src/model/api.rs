@@ -57,6 +57,8 @@ pub struct Deploy {
     pub monitors: Vec<Monitor>,
     /// Availability objective of this stage only.
     pub slo: Option<Slo>,
+    /// Token validation of this stage only (its tenant's identity provider).
+    pub jwt: Option<Jwt>,
 }
 
 /// A regional custom domain: an environment's `gateway`, or an API's dedicated `domain`.
@@ -146,12 +148,29 @@ pub struct Mtls {
 /// JWT validation settings.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Jwt {
-    /// Token issuer (https URL).
-    pub issuer: Spanned<String>,
-    /// Expected audience.
-    pub audience: Spanned<String>,
+    /// Who issues the tokens, and so who validates them.
+    pub issuer: JwtIssuer,
     /// The `jwt` node.
     pub span: Span,
+}
+
+/// Who issues a stage's tokens.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum JwtIssuer {
+    /// An OpenID Connect issuer: the account's `jwt-authorizer` Lambda validates the token and
+    /// each route's scopes (from the stage's route table).
+    Oidc {
+        /// Token issuer (https URL).
+        issuer: Spanned<String>,
+        /// Expected audience.
+        audience: Spanned<String>,
+    },
+    /// An Amazon Cognito user pool: API Gateway's own authorizer validates the token and each
+    /// method's scopes (`authorizationScopes`).
+    Cognito {
+        /// The user pool's ARN.
+        user_pool: Spanned<Arn>,
+    },
 }
 
 /// Stage throttling.

@@ -300,7 +300,9 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
         // not again as missing.
         let has_authorizer =
             resolved.estate.accounts[account].baselines.iter().any(|u| u.name.value.as_str() == "jwt-authorizer");
-        if api.security.jwt.is_none() && !has_authorizer {
+        let oidc =
+            stage.settings.jwt.as_ref().filter(|j| matches!(j.value.issuer, crate::model::JwtIssuer::Oidc { .. }));
+        if oidc.is_none() && !has_authorizer {
             // The baseline also sets the account's API Gateway CloudWatch role; without it,
             // API Gateway refuses a stage with logging, and every stage has logging.
             let account = &resolved.estate.accounts[account];
@@ -314,7 +316,7 @@ fn check_stages(resolved: &Resolved, sink: &mut Diagnostics) {
                 .help("add `baseline \"jwt-authorizer\" code=\"s3://...\"` to the account: it also sets the CloudWatch role API Gateway logs with"),
             );
         }
-        if let Some(jwt) = &api.security.jwt
+        if let Some(jwt) = oidc.map(|j| &j.value)
             && !has_authorizer
         {
             let account = &resolved.estate.accounts[account];

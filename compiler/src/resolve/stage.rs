@@ -11,7 +11,8 @@
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::model::{
-    Account, Arn, Backend, CustomDomain, Estate, LambdaTarget, Monitor, Mtls, ParamValue, Region, Slo, Throttle,
+    Account, Arn, Backend, CustomDomain, Estate, Jwt, JwtIssuer, LambdaTarget, Monitor, Mtls, ParamValue, Region, Slo,
+    Throttle,
 };
 use crate::source::Span;
 
@@ -241,6 +242,8 @@ pub struct Settings {
     pub monitors: Vec<Setting<Monitor>>,
     /// Availability objective.
     pub slo: Option<Setting<Slo>>,
+    /// Token validation: the API's, or its `deploy` block's.
+    pub jwt: Option<Setting<Jwt>>,
 }
 
 /// The entities one stage is made of, by index into the estate.
@@ -332,8 +335,35 @@ pub fn settings(estate: &Estate, place: Place, sink: &mut Diagnostics) -> Option
         (None, Some(s)) => Some(Setting::new(s.clone(), Origin::Api, s.span)),
         (None, None) => None,
     };
+    let jwt = match (&deploy.jwt, &api.security.jwt) {
+        (Some(j), _) => Some(Setting::new(j.clone(), Origin::Deploy, j.span)),
+        (None, Some(j)) => Some(Setting::new(j.clone(), Origin::Api, j.span)),
+        (None, None) => None,
+    };
+    if let Some(Setting { value: Jwt { issuer: JwtIssuer::Cognito { user_pool }, .. }, .. }) = &jwt {
+        // A Cognito authorizer of the stage's own account and region, as every ARN it uses.
+        at.own_arn(&user_pool.value, user_pool.span, "Cognito user pool", sink);
+        // API Gateway authorizes a method "if any method scopes matches a claimed scope in the
+        // access token" (Method.authorizationScopes); a route's scopes are all required.
+        for route in api.routes.iter().filter(|r| r.scopes.len() > 1) {
+            sink.push(
+                Diagnostic::new(
+                    Code::CognitoScopesAnyOf,
+                    format!(
+                        "`{} {}` requires {} scopes, but a Cognito authorizer lets a token with any one of them in",
+                        route.method.value.as_str(),
+                        route.path.value,
+                        route.scopes.len()
+                    ),
+                )
+                .primary(route.span, "all of these scopes are required")
+                .secondary(user_pool.span, "API Gateway's Cognito authorizer")
+                .help("give the route one scope that stands for all of them, or validate tokens of an OpenID Connect issuer (`jwt issuer=... audience=...`), whose authorizer requires every scope of the route"),
+            );
+        }
+    }
     let backend = Setting::new(backend_value, origin, backend.span);
-    Some(Settings { deploy: place.deploy, region, backend, throttle, endpoint, monitors, slo })
+    Some(Settings { deploy: place.deploy, region, backend, throttle, endpoint, monitors, slo, jwt })
 }
 
 /// A stage's place, for the checks that compare what it uses with where it is.
@@ -478,7 +508,9 @@ pub fn own_arn(
         ));
         ok = false;
     }
-    let fix = if what == "certificate" {
+    let fix = if what == "Cognito user pool" {
+        "give each stage the user pool of its own account: `jwt cognito-user-pool=...` inside its `deploy \"...\" { ... }` block"
+    } else if what == "certificate" {
         "give `hosted-zone=\"Z...\"` instead of `certificate=`: idpc then requests the certificate in the right account"
     } else {
         "write the function's name (`lambda=\"NAME\"`): each stage then calls the function of its own account and region"
@@ -496,6 +528,8 @@ pub fn own_arn(
                 .primary(span, format!("{what} of account {}", arn.account))
                 .help(format!("{}; {fix}", if what == "certificate" {
                     "API Gateway attaches only certificates of its own account to a custom domain"
+                } else if what == "Cognito user pool" {
+                    "idpc keeps every stage on the identity resources of its own account and region"
                 } else {
                     "a stage's stack can grant API Gateway access only to a function of its own account (only the owner adds to a function's policy), and idpc keeps every stage on the backend of its own account"
                 })),

@@ -25,7 +25,7 @@ pub fn without_jwt(scope: &Scope<'_>) -> Vec<Violation> {
         scope,
         Code::ProductionApiWithoutJwt,
         "JWT validation",
-        |api, _| api.security.jwt.is_some(),
+        |_, stage| stage.settings.jwt.is_some(),
         "add `jwt issuer=\"https://...\" audience=\"...\"` to the API's `security` block",
     )
 }
