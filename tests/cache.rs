@@ -206,7 +206,7 @@ fn compile_rendered(files: &[RawFile], store: &dyn Store) -> Compilation {
 /// Whether an output file stands for a render unit: an API stage (its OpenAPI document) or a
 /// dashboard.
 fn is_render_unit(path: &str) -> bool {
-    path.ends_with("/openapi.json") || path.ends_with("/dashboard.json")
+    path.ends_with("/openapi.json") || path.ends_with("/openapi.template.json") || path.ends_with("/dashboard.json")
 }
 
 /// The number of render units of an output.

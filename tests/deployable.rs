@@ -109,7 +109,10 @@ fn problems(files: &BTreeMap<String, Value>) -> (usize, Vec<String>) {
         let (api, env) = name.trim_start_matches("idpc-api-").split_once("--").unwrap();
         let mut texts = Vec::new();
         strings(template(stack), &mut texts);
-        let openapi = &files[&format!("apis/{api}/{env}/openapi.json")];
+        let openapi = files
+            .get(&format!("apis/{api}/{env}/openapi.json"))
+            .or_else(|| files.get(&format!("apis/{api}/{env}/openapi.template.json")))
+            .expect("the stage's OpenAPI document");
         strings(openapi, &mut texts);
         for text in texts {
             let (ids, regions) = places(text);

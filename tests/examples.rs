@@ -132,7 +132,7 @@ fn reference_estate_plan_has_the_contract_shape() {
         .expect("output")
         .artifacts
         .iter()
-        .filter(|a| a.kind == idpc::emit::ArtifactKind::OpenApi)
+        .filter(|a| a.kind == idpc::emit::ArtifactKind::OpenApi || a.kind == idpc::emit::ArtifactKind::OpenApiTemplate)
         .count();
     assert_eq!(openapi, 5);
     assert!(Path::new(&repo_root().join("examples/reference/platform.kdl")).exists());
@@ -342,4 +342,23 @@ fn explain_stage_shows_where_each_setting_comes_from() {
     assert_eq!(not_deployed, Err(idpc::explain::NoStage::NotDeployed(vec!["acme-prod".into(), "acme-test".into()])));
     let unknown = idpc::explain::stage(resolved, plan, &compilation.sources, "loans", "acme-test");
     assert_eq!(unknown, Err(idpc::explain::NoStage::UnknownApi));
+}
+
+#[test]
+fn the_cost_monitor_compares_usd_with_usd() {
+    // AWS reports estimated charges in USD only (`aws.billing.estimated_charges`): a budget in
+    // another currency is monitored at `monitor-limit-usd`, or not at all.
+    let monitor = |estate: &str, account: &str| -> Option<serde_json::Value> {
+        let compilation = compile_files(&load(&repo_root().join("examples").join(estate)), TODAY);
+        let path = format!("datadog/idpc-account-{account}/cost-monitor.json");
+        let output = compilation.output.expect("output");
+        output.artifacts.iter().find(|a| a.path == path).map(|a| serde_json::from_slice(&a.bytes).expect("json"))
+    };
+    let usd = monitor("reference", "acme-prod").expect("a USD budget's monitor");
+    assert!(usd["query"].as_str().unwrap().ends_with("} > 2500"), "{usd}");
+    let eur = monitor("bank-platform", "northbank-prod").expect("a EUR budget with monitor-limit-usd");
+    assert!(eur["query"].as_str().unwrap().ends_with("} > 13000"), "{eur}");
+    assert_eq!(eur["options"]["thresholds"]["critical"], 13000);
+    assert!(eur["message"].as_str().unwrap().contains("13000 USD (the monthly budget is 12000.5 EUR)"), "{eur}");
+    assert_eq!(monitor("bank-platform", "southbank-prod"), None, "a GBP budget without a USD limit has no monitor");
 }

@@ -98,7 +98,7 @@ fn a_new_route_names_the_route_the_stacks_and_resources_and_nothing_else() {
         artifacts,
         [
             ("apis/payments/acme-prod/openapi.json", Change::Changed),
-            ("apis/payments/acme-test/openapi.json", Change::Changed),
+            ("apis/payments/acme-test/openapi.template.json", Change::Changed),
             ("stacks/idpc-api-payments--acme-prod.json", Change::Changed),
             ("stacks/idpc-api-payments--acme-test.json", Change::Changed),
         ]

@@ -58,9 +58,16 @@ pub fn route_scopes_parameter(resolved: &Resolved, stage: &Stage) -> String {
 }
 
 /// The path under OUT of a stage's OpenAPI document.
+/// (`openapi.template.json` in an account idpc requests: the document names
+/// `${AWS::AccountId}`, known at deploy time only).
 pub fn openapi_path(resolved: &Resolved, stage: &Stage) -> String {
     let estate = &resolved.estate;
-    format!("apis/{}/{}/openapi.json", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
+    let file = if estate.accounts[resolved.env_account[stage.env]].id.is_some() {
+        "openapi.json"
+    } else {
+        "openapi.template.json"
+    };
+    format!("apis/{}/{}/{file}", estate.apis[stage.api].name.value, estate.environments[stage.env].name.value)
 }
 
 /// Stack tags: the platform's tags, then idpc's own `idpc:*` tags for the stack's scope.

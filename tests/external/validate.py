@@ -93,7 +93,7 @@ def main():
     passed = failed = 0
     for kind, path in artifacts:
         checks = []
-        if kind == "openapi":
+        if kind in ("openapi", "openapi-template"):
             checks.append(("openapi-spec-validator", openapi_errors(json.loads(path.read_text()))))
         elif kind == "cloudformation":
             checks.append(("cfn-lint", lint.get(str(path), [])))

@@ -108,6 +108,7 @@ pub fn check(resolved: &Resolved, today: Date, sink: &mut Diagnostics) {
         }
     }
     waivers::apply(resolved, violations, today, sink);
+    policies::unauthenticated_api::warn(resolved, sink);
 }
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ codes! {
     BadRegion = "bad-region", Error, "a value that is not an AWS region";
     BadCidr = "bad-cidr", Error, "a value that is not an IP range in CIDR notation";
     CidrHostBits = "cidr-host-bits", Error, "a CIDR range with host bits set";
+    Ipv6OnIpv4Endpoint = "ipv6-on-ipv4-endpoint", Error, "an IPv6 range in the allow-list of an endpoint reached over IPv4 only";
     BadVersion = "bad-version", Error, "a version that is not semantic versioning";
     BadDate = "bad-date", Error, "a date that is not a real YYYY-MM-DD date";
     BadUrl = "bad-url", Error, "a value that is not an https URL";
@@ -122,6 +123,7 @@ codes! {
     ProductionApiWithoutJwt = "production-api-without-jwt", Error, "policy: an API deployed to production without JWT validation";
     AllowIpTooWide = "allow-ip-too-wide", Error, "policy: an IP allow-list range wider than the profile allows";
     AllowIpAny = "allow-ip-any", Error, "policy: an IP allow-list that admits every address";
+    UnauthenticatedApi = "unauthenticated-api", Error, "policy: an API stage anyone can call, with no JWT, no mutual TLS and no IP allow-list (a warning for tenants whose profile does not hold the policy)";
     RegionOutsideEu = "region-outside-eu", Error, "policy: an account of an EU tenant in a region outside the EU";
     ProductionAccountWithoutBaseline = "production-account-without-baseline", Error, "policy: an account hosting production lacks a required baseline";
     WaiverWithoutReason = "waiver-without-reason", Error, "a waiver that gives no reason";

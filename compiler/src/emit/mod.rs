@@ -32,6 +32,10 @@ pub enum ArtifactKind {
     CloudFormation,
     /// An OpenAPI 3.0.1 document in API Gateway import form.
     OpenApi,
+    /// The OpenAPI document of a stage in an account idpc requests: import form but for
+    /// `${AWS::AccountId}`, which is known at deploy time only (the stage's stack embeds it and
+    /// CloudFormation fills it in).
+    OpenApiTemplate,
     /// A Datadog monitor payload.
     DatadogMonitor,
     /// A Datadog dashboard payload.
@@ -42,9 +46,10 @@ pub enum ArtifactKind {
 
 impl ArtifactKind {
     /// Every kind.
-    pub const ALL: [ArtifactKind; 5] = [
+    pub const ALL: [ArtifactKind; 6] = [
         ArtifactKind::CloudFormation,
         ArtifactKind::OpenApi,
+        ArtifactKind::OpenApiTemplate,
         ArtifactKind::DatadogMonitor,
         ArtifactKind::DatadogDashboard,
         ArtifactKind::DatadogSlo,
@@ -55,6 +60,7 @@ impl ArtifactKind {
         match self {
             ArtifactKind::CloudFormation => "cloudformation",
             ArtifactKind::OpenApi => "openapi",
+            ArtifactKind::OpenApiTemplate => "openapi-template",
             ArtifactKind::DatadogMonitor => "datadog-monitor",
             ArtifactKind::DatadogDashboard => "datadog-dashboard",
             ArtifactKind::DatadogSlo => "datadog-slo",
@@ -365,8 +371,9 @@ fn stage_artifacts(
     let mut artifacts = Vec::new();
     let document = openapi::document(resolved, stage);
     limits::policy(resolved, stack, &document, &mut sink);
+    let requested = resolved.estate.accounts[resolved.env_account[stage.env]].id.is_none();
     let openapi = Artifact::new(
-        ArtifactKind::OpenApi,
+        if requested { ArtifactKind::OpenApiTemplate } else { ArtifactKind::OpenApi },
         naming::openapi_path(resolved, stage),
         Some(stack.name.clone()),
         to_json(&document),

@@ -71,7 +71,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        let security = self.single(&reader, "security").map(|c| self.security(c)).unwrap_or_default();
+        let security: Written<_> = self.single(&reader, "security").map(|c| self.security(c));
         let throttle = self.single(&reader, "throttle").and_then(|c| self.throttle(c));
         let routes = self.routes(&reader);
         if routes.is_empty() && self.all(&reader, "route").is_empty() {
@@ -90,7 +90,7 @@ impl Ctx<'_> {
             base_path: lowered(base_path)?,
             domain: lowered(domain)?,
             backend: lowered(backend)?,
-            security,
+            security: lowered(security)?.unwrap_or_default(),
             throttle,
             routes,
             monitors,
@@ -397,17 +397,26 @@ impl Ctx<'_> {
         None
     }
 
-    fn security(&mut self, node: &KdlNode) -> Security {
+    /// The `security` block; `None` when something in it did not lower: the API is dropped
+    /// then, so that a rejected `jwt`, `mtls` or range is not reported again as missing.
+    fn security(&mut self, node: &KdlNode) -> Option<Security> {
         let reader = self.open(node, &Shape { children: &["mtls", "jwt", "allow-ip"], ..Shape::NONE });
-        let mtls = self.single(&reader, "mtls").and_then(|c| self.mtls(c));
-        let jwt = self.single(&reader, "jwt").and_then(|c| self.jwt(c));
+        let mtls: Written<_> = self.single(&reader, "mtls").map(|c| self.mtls(c));
+        let jwt: Written<_> = self.single(&reader, "jwt").map(|c| self.jwt(c));
+        let mut rejected = false;
         let mut allow_ip: Vec<Spanned<ipnet::IpNet>> = Vec::new();
         for child in self.all(&reader, "allow-ip") {
             let r = self.open(child, &Shape::LIST);
             for entry in &r.args {
                 let Some(net) = self.string(entry, "allow-ip range").and_then(|v| self.cidr(v)) else {
+                    rejected = true;
                     continue;
                 };
+                if let ipnet::IpNet::V6(v6) = net.value {
+                    self.ipv6_allow_ip(&net, v6);
+                    rejected = true;
+                    continue;
+                }
                 if let Some(first) = allow_ip.iter().find(|n| n.value == net.value) {
                     self.report(
                         Diagnostic::new(Code::DuplicateValue, format!("`{}` is allowed twice", net.value))
@@ -420,7 +429,30 @@ impl Ctx<'_> {
                 allow_ip.push(net);
             }
         }
-        Security { mtls, jwt, allow_ip, span: Some(self.span(node.span())) }
+        let (mtls, jwt) = (lowered(mtls)?, lowered(jwt)?);
+        (!rejected).then(|| Security { mtls, jwt, allow_ip, span: Some(self.span(node.span())) })
+    }
+
+    /// Refuses an IPv6 range in an allow-list: a REST API's regional endpoint (idpc's, with its
+    /// custom domain) is reached over IPv4 only, so `aws:SourceIp` is always an IPv4 address and
+    /// an IPv6 range matches no caller. An IPv4-mapped range (`::ffff:a.b.c.d/n`) is shown as
+    /// the IPv4 range it stands for.
+    fn ipv6_allow_ip(&mut self, net: &Spanned<ipnet::IpNet>, v6: ipnet::Ipv6Net) {
+        let mapped = v6.network().to_ipv4_mapped().filter(|_| v6.prefix_len() >= 96);
+        let help = match mapped {
+            Some(v4) => format!(
+                "this is the IPv4 range {v4}/{}, written as IPv4-mapped IPv6: write \"{v4}/{}\"",
+                v6.prefix_len() - 96,
+                v6.prefix_len() - 96
+            ),
+            None => "list the IPv4 egress ranges of these callers instead".to_owned(),
+        };
+        self.report(
+            Diagnostic::new(Code::Ipv6OnIpv4Endpoint, format!("`{}` can never match a caller", net.value))
+                .primary(net.span, "an IPv6 range on an IPv4-only endpoint")
+                .help(help)
+                .note("API Gateway's regional REST endpoints are reached over IPv4 only: `aws:SourceIp` is the caller's IPv4 address"),
+        );
     }
 
     /// Refuses empty text and control characters in a value that reaches an artifact verbatim.

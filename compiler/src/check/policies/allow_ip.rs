@@ -82,10 +82,11 @@ mod tests {
 
     #[test]
     fn widths() {
-        check(r#""10.1.0.0/16" "2001:db8::/48""#, vec![]);
+        check(r#""10.1.0.0/16""#, vec![]);
         check(r#""10.0.0.0/15""#, vec![(Code::AllowIpTooWide, 21)]);
-        check(r#""2001:db8::/32""#, vec![(Code::AllowIpTooWide, 21)]);
         check(r#""0.0.0.0/0""#, vec![(Code::AllowIpAny, 21)]);
-        check(r#""::/0""#, vec![(Code::AllowIpAny, 21)]);
+        // An IPv6 range never reaches the policies: the endpoint is IPv4-only, and lowering
+        // refuses it (`ipv6-on-ipv4-endpoint`), drops the API, and no policy reports it again.
+        check(r#""::/0""#, vec![]);
     }
 }

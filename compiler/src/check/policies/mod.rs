@@ -5,6 +5,7 @@ mod allow_ip;
 mod production_account_without_baseline;
 mod production_api;
 mod region_outside_eu;
+pub mod unauthenticated_api;
 
 use super::{Scope, Violation};
 use crate::diagnostics::Code;
@@ -26,6 +27,7 @@ pub const ALL: &[Policy] = &[
     Policy { code: Code::AllowIpTooWide, waivable: true, check: allow_ip::too_wide },
     Policy { code: Code::AllowIpAny, waivable: false, check: allow_ip::any },
     Policy { code: Code::RegionOutsideEu, waivable: true, check: region_outside_eu::check },
+    Policy { code: Code::UnauthenticatedApi, waivable: true, check: unauthenticated_api::check },
     Policy {
         code: Code::ProductionAccountWithoutBaseline,
         waivable: true,

@@ -73,6 +73,8 @@ mod tests {
     route "GET" "/items"
 }"#,
         );
-        assert_eq!(found, vec![(Code::ProductionApiWithoutMtls, 18), (Code::ProductionApiWithoutJwt, 18)]);
+        // Open to anyone, too: in production and in test.
+        let open = (Code::UnauthenticatedApi, 18);
+        assert_eq!(found, vec![(Code::ProductionApiWithoutMtls, 18), (Code::ProductionApiWithoutJwt, 18), open, open]);
     }
 }
