@@ -415,6 +415,68 @@ fn service_linked_roles_exist(files: &BTreeMap<String, Value>) -> Vec<String> {
     problems
 }
 
+/// A resource kept with `Retain` stays behind when the create that made it rolls back, and
+/// one with a fixed name (a log group, a hosted zone) then fails every retry with "already
+/// exists": what is kept is `RetainExceptOnCreate`, deleted by a rolled-back create. Accounts
+/// are the exception: deleting an `AWS::Organizations::Account` closes it.
+fn a_failed_create_can_be_retried(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        for (id, resource) in resources(template) {
+            if resource["DeletionPolicy"] == "Retain" && resource["Type"] != "AWS::Organizations::Account" {
+                problems.push(format!("{}: {id} is kept when its create rolls back", stack["name"]));
+            }
+        }
+    }
+    problems
+}
+
+/// AWS Budgets accepts no cost unit but USD ("AUD is not in the supported unit set: [USD]",
+/// awslabs/landing-zone-accelerator-on-aws#682), although its API reference names GBP.
+fn budgets_count_in_usd(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        for (id, resource) in resources(template) {
+            let unit = &resource["Properties"]["Budget"]["BudgetLimit"]["Unit"];
+            if resource["Type"] == "AWS::Budgets::Budget" && unit != "USD" {
+                problems.push(format!("{}: {id} counts in {unit}", stack["name"]));
+            }
+        }
+    }
+    problems
+}
+
+/// CloudFormation substitutes `${...}` only in the string of an `Fn::Sub`; anywhere else it
+/// reaches AWS as it is (an ARN naming the account `${AWS::AccountId}`), which cfn-lint
+/// reports as E1029.
+fn placeholders_are_substituted(files: &BTreeMap<String, Value>) -> Vec<String> {
+    fn walk(value: &Value, at: &str, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) if s.contains("${") => out.push(format!("{at}: {s}")),
+            Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), out)),
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("Fn::Sub", Value::String(_)) => {}
+                        ("Fn::Sub", Value::Array(args)) => {
+                            args.iter().skip(1).for_each(|a| walk(a, &format!("{at}/Fn::Sub"), out))
+                        }
+                        _ => walk(v, &format!("{at}/{key}"), out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        let mut found = Vec::new();
+        walk(template, "", &mut found);
+        problems.extend(found.into_iter().map(|f| format!("{}: {f}", stack["name"])));
+    }
+    problems
+}
+
 type Rule = fn(&BTreeMap<String, Value>) -> Vec<String>;
 
 const RULES: &[(&str, Rule)] = &[
@@ -423,6 +485,9 @@ const RULES: &[(&str, Rule)] = &[
     ("literal ARNs are of the stack", literal_arns_are_of_the_stack),
     ("required orderings are explicit", required_orderings_are_explicit),
     ("service-linked roles exist", service_linked_roles_exist),
+    ("a failed create can be retried", a_failed_create_can_be_retried),
+    ("budgets count in USD", budgets_count_in_usd),
+    ("placeholders are substituted", placeholders_are_substituted),
 ];
 
 #[test]
@@ -454,7 +519,7 @@ fn each_deployment_rule_catches_what_it_forbids() {
         files
     };
     let account = "stacks/idpc-account-acme-prod.json";
-    let cases: [(Rule, BTreeMap<String, Value>); 6] = [
+    let cases: [(Rule, BTreeMap<String, Value>); 9] = [
         (
             traced_functions_may_write_traces,
             edited(account, &|t| {
@@ -503,6 +568,26 @@ fn each_deployment_rule_catches_what_it_forbids() {
                 *t.pointer_mut("/Resources/ConfigComplianceRecorder/Properties/RoleARN").unwrap() = serde_json::json!({
                     "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
                 });
+            }),
+        ),
+        (
+            a_failed_create_can_be_retried,
+            edited(account, &|t| {
+                *t.pointer_mut("/Resources/JwtAuthorizerLogGroup/DeletionPolicy").unwrap() = Value::from("Retain");
+            }),
+        ),
+        (
+            placeholders_are_substituted,
+            edited("stacks/idpc-api-accounts--acme-test.json", &|t| {
+                *t.pointer_mut("/Resources/RestApi/Properties/Body/info/description").unwrap() =
+                    Value::from("the account ${AWS::AccountId}");
+            }),
+        ),
+        (
+            budgets_count_in_usd,
+            edited(account, &|t| {
+                *t.pointer_mut("/Resources/CostBudget/Properties/Budget/BudgetLimit/Unit").unwrap() =
+                    Value::from("EUR");
             }),
         ),
     ];

@@ -346,19 +346,24 @@ fn explain_stage_shows_where_each_setting_comes_from() {
 
 #[test]
 fn the_cost_monitor_compares_usd_with_usd() {
-    // AWS reports estimated charges in USD only (`aws.billing.estimated_charges`): a budget in
-    // another currency is monitored at `monitor-limit-usd`, or not at all.
-    let monitor = |estate: &str, account: &str| -> Option<serde_json::Value> {
-        let compilation = compile_files(&load(&repo_root().join("examples").join(estate)), TODAY);
-        let path = format!("datadog/idpc-account-{account}/cost-monitor.json");
-        let output = compilation.output.expect("output");
-        output.artifacts.iter().find(|a| a.path == path).map(|a| serde_json::from_slice(&a.bytes).expect("json"))
+    // AWS Budgets accepts USD only as a cost unit (any other fails to create, see the `cost`
+    // baseline) and reports estimated charges (`aws.billing.estimated_charges`) in USD: the
+    // budget and the monitor count the same limit in the same currency.
+    let compilation = compile_files(&load(&repo_root().join("examples/bank-platform")), TODAY);
+    let output = compilation.output.expect("output");
+    let json = |path: &str| -> serde_json::Value {
+        let artifact = output.artifacts.iter().find(|a| a.path == path).unwrap_or_else(|| panic!("{path}"));
+        serde_json::from_slice(&artifact.bytes).expect("json")
     };
-    let usd = monitor("reference", "acme-prod").expect("a USD budget's monitor");
-    assert!(usd["query"].as_str().unwrap().ends_with("} > 2500"), "{usd}");
-    let eur = monitor("bank-platform", "northbank-prod").expect("a EUR budget with monitor-limit-usd");
-    assert!(eur["query"].as_str().unwrap().ends_with("} > 13000"), "{eur}");
-    assert_eq!(eur["options"]["thresholds"]["critical"], 13000);
-    assert!(eur["message"].as_str().unwrap().contains("13000 USD (the monthly budget is 12000.5 EUR)"), "{eur}");
-    assert_eq!(monitor("bank-platform", "southbank-prod"), None, "a GBP budget without a USD limit has no monitor");
+    let monitor = json("datadog/idpc-account-northbank-prod/cost-monitor.json");
+    assert!(monitor["query"].as_str().unwrap().ends_with("{aws_account:333333333333} > 13000.5"), "{monitor}");
+    assert_eq!(monitor["options"]["thresholds"]["critical"], 13000.5);
+    let stack = json("stacks/idpc-account-northbank-prod.json");
+    let budgets: Vec<&serde_json::Value> =
+        stack["Resources"].as_object().unwrap().values().filter(|r| r["Type"] == "AWS::Budgets::Budget").collect();
+    assert_eq!(budgets.len(), 1);
+    assert_eq!(
+        budgets[0]["Properties"]["Budget"]["BudgetLimit"],
+        serde_json::json!({ "Amount": 13000.5, "Unit": "USD" })
+    );
 }

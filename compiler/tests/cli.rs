@@ -263,7 +263,7 @@ fn explain_baseline_prints_parameters() {
     }
     let cost = String::from_utf8_lossy(&idpc(&["explain", "baseline", "cost"]).stdout).into_owned();
     assert!(cost.contains("- `monthly-limit` (number; required; at least 1;"), "{cost}");
-    assert!(cost.contains("- `currency` (string; default USD; one of USD, EUR, GBP)"), "{cost}");
+    assert!(cost.contains("- `currency` (string; default USD; one of USD)"), "{cost}");
     assert_eq!(idpc(&["explain", "baseline", "nope"]).status.code(), Some(2));
 }
 

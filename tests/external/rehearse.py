@@ -25,6 +25,7 @@ API stage, in the stage's account and region, just before the stage's stack.
 import hashlib
 import io
 import json
+import logging
 import re
 import socket
 import sys
@@ -335,6 +336,8 @@ def rehearse(out: Path, stacks_order=None, edit=None) -> list[tuple]:
     """Creates every stack of `out`; returns (wave, stack, account, region, result) rows."""
     CREATED.clear()
     port = free_port()
+    # The server's access log (werkzeug's) would bury the table in request lines.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -11,10 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use handlebars::{
-    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError, RenderErrorReason,
-    ScopedJson,
-};
+use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason};
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
@@ -87,7 +84,6 @@ pub fn prepare<'a>(
     registry.register_escape_fn(handlebars::no_escape);
     registry.register_helper("json", Box::new(json_helper));
     registry.register_helper("concat", Box::new(concat_helper));
-    registry.register_helper("first", Box::new(FirstHelper));
     let files: BTreeMap<&str, FileId> = sources.iter().map(|(id, f)| (f.path.as_str(), id)).collect();
     let mut registered: BTreeMap<String, Result<(), Diagnostic>> = BTreeMap::new();
     let stacks: BTreeMap<StackKind, &crate::graph::Stack> = plan.stacks.iter().map(|s| (s.kind, s)).collect();
@@ -392,26 +388,6 @@ fn missing(param: &handlebars::PathAndJson<'_>) -> Result<(), RenderErrorReason>
             Err(RenderErrorReason::Other(format!("`{path}` is not in the context")))
         }
         _ => Ok(()),
-    }
-}
-
-/// `(first a b ...)`: the first parameter that is in the context and not null, as the value it
-/// is (an optional baseline parameter, then its fallback).
-struct FirstHelper;
-
-impl HelperDef for FirstHelper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let found = h.params().iter().find(|p| !p.is_value_missing() && !p.value().is_null());
-        match found {
-            Some(param) => Ok(ScopedJson::Derived(param.value().clone())),
-            None => Err(RenderErrorReason::Other("first: every parameter is missing or null".to_owned()).into()),
-        }
     }
 }
 

@@ -84,6 +84,10 @@ pub fn organisation_stack(resolved: &Resolved) -> Value {
             id.clone(),
             object([
                 ("Type", json!("AWS::Organizations::Account")),
+                // Retain, even when the first create rolls back: deleting an
+                // AWS::Organizations::Account closes the account (a closure AWS counts against
+                // a quota of 10% of the organisation's accounts per 30 days, and keeps for 90
+                // days), which no failed stack should do.
                 ("DeletionPolicy", json!("Retain")),
                 ("UpdateReplacePolicy", json!("Retain")),
                 ("Properties", properties),

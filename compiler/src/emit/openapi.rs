@@ -45,7 +45,9 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
                 env.name.value,
                 env.tier.value.as_str(),
                 if resolved.estate.accounts[resolved.env_account[stage.env]].id.is_none() {
-                    " A template: the account is requested by the estate, so ${AWS::AccountId} stands for its id, which the stage's stack fills in; substitute it to import the document by hand."
+                    // Not the placeholder itself: the stage's stack embeds this text as it is, and a
+                    // `${...}` outside `Fn::Sub` is an error there (cfn-lint E1029).
+                    " A template: the account is requested by the estate, so its id is written as the placeholder of the pseudo parameter AWS::AccountId, which the stage's stack fills in; substitute it to import the document by hand."
                 } else {
                     ""
                 }

@@ -16,8 +16,6 @@ use crate::model::JwtIssuer;
 use crate::naming;
 use crate::resolve::{Resolved, Stage, StageBackend};
 
-/// Bytes an SSM parameter of the standard tier holds.
-pub const ROUTE_TABLE_STANDARD_BYTES: usize = 4096;
 /// Bytes an SSM parameter of the advanced tier holds.
 pub const ROUTE_TABLE_MAX_BYTES: usize = 8192;
 
@@ -131,7 +129,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
         json!({
             "Type": "AWS::KMS::Key",
             // The log groups are retained, so the key that decrypts them is too.
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
                 "Description": format!("idpc {rest_api_name}: encrypts the stage's access and execution logs"),
@@ -161,10 +159,13 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
             },
         }),
     );
+    // The logs outlive the stack, except when the stack's first create rolls back: a log group
+    // has a fixed name, and one Retain kept from a failed create makes every retry fail with
+    // "already exists" (RetainExceptOnCreate deletes what the rolled-back operation created).
     let log_group = |name: Value| {
         object([
             ("Type", json!("AWS::Logs::LogGroup")),
-            ("DeletionPolicy", json!("Retain")),
+            ("DeletionPolicy", json!("RetainExceptOnCreate")),
             ("UpdateReplacePolicy", json!("Retain")),
             (
                 "Properties",
@@ -258,7 +259,10 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
         // the same routes.
         let table = serde_json::to_string(&route_scopes(api)).unwrap_or_default();
         // SSM parameters hold 4 KB (standard tier) or 8 KB (advanced); `limits` refuses more.
-        let tier = if table.len() <= ROUTE_TABLE_STANDARD_BYTES { "Standard" } else { "Advanced" };
+        // Intelligent-Tiering, not the tier the table's size needs: Parameter Store cannot turn an
+        // advanced parameter back into a standard one, so writing `Standard` once a table
+        // shrank below 4 KB would fail the stack's update; with Intelligent-Tiering it creates
+        // a standard parameter, upgrades it when the table outgrows 4 KB, and never downgrades.
         resources.insert(
             "RouteScopes".into(),
             object([
@@ -269,7 +273,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
                         ("Name", json!(naming::route_scopes_parameter(resolved, stage))),
                         ("Description", json!(format!("idpc {rest_api_name}: the scopes each route requires; the JWT authorizer denies a route not listed here"))),
                         ("Type", json!("String")),
-                        ("Tier", json!(tier)),
+                        ("Tier", json!("Intelligent-Tiering")),
                         ("Value", json!(table)),
                     ]),
                 ),

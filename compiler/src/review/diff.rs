@@ -596,7 +596,7 @@ fn warn_stack(stack: &StackChange, old_template: &Value, warnings: &mut Vec<Warn
             warnings,
             WarningKind::Deletion,
             format!(
-                "the stack is no longer built: deleting it deletes its {count} resources (those with DeletionPolicy Retain are kept)"
+                "the stack is no longer built: deleting it deletes its {count} resources (those with DeletionPolicy Retain or RetainExceptOnCreate are kept)"
             ),
         );
         return;
@@ -610,11 +610,12 @@ fn warn_stack(stack: &StackChange, old_template: &Value, warnings: &mut Vec<Warn
         match resource.change {
             Change::Removed if resource.resource_type == DEPLOYMENT && redeployed => {}
             Change::Removed => {
-                let retained = old_resources.get(&resource.logical_id).is_some_and(|r| r["DeletionPolicy"] == "Retain");
-                let fate = if retained {
-                    "removed from the stack; kept in the account (DeletionPolicy Retain), so delete or re-import it by hand"
-                } else {
-                    "deleted"
+                let policy = old_resources.get(&resource.logical_id).and_then(|r| r["DeletionPolicy"].as_str());
+                let fate = match policy {
+                    Some(policy @ ("Retain" | "RetainExceptOnCreate")) => format!(
+                        "removed from the stack; kept in the account (DeletionPolicy {policy}), so delete or re-import it by hand"
+                    ),
+                    _ => "deleted".to_owned(),
                 };
                 push(warnings, WarningKind::Deletion, format!("{what} is {fate}"));
                 if SECURITY_TYPES.contains(&resource.resource_type.as_str()) {
