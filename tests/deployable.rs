@@ -420,27 +420,27 @@ fn service_linked_roles_exist(files: &BTreeMap<String, Value>) -> Vec<String> {
 /// exists": what is kept is `RetainExceptOnCreate`, deleted by a rolled-back create. Accounts
 /// are the exception: deleting an `AWS::Organizations::Account` closes it.
 fn a_failed_create_can_be_retried(files: &BTreeMap<String, Value>) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (stack, template) in stacks(files) {
-        for (id, resource) in resources(template) {
-            if resource["DeletionPolicy"] == "Retain" && resource["Type"] != "AWS::Organizations::Account" {
-                problems.push(format!("{}: {id} is kept when its create rolls back", stack["name"]));
-            }
-        }
-    }
-    problems
+    each_resource(files, |resource| {
+        (resource["DeletionPolicy"] == "Retain" && resource["Type"] != "AWS::Organizations::Account")
+            .then(|| "is kept when its create rolls back".to_owned())
+    })
 }
 
 /// AWS Budgets accepts no cost unit but USD ("AUD is not in the supported unit set: [USD]",
 /// awslabs/landing-zone-accelerator-on-aws#682), although its API reference names GBP.
 fn budgets_count_in_usd(files: &BTreeMap<String, Value>) -> Vec<String> {
+    each_resource(files, |resource| {
+        let unit = &resource["Properties"]["Budget"]["BudgetLimit"]["Unit"];
+        (resource["Type"] == "AWS::Budgets::Budget" && unit != "USD").then(|| format!("counts in {unit}"))
+    })
+}
+
+/// The problem `check` finds with each resource of every built stack, as `stack: id problem`.
+fn each_resource(files: &BTreeMap<String, Value>, check: impl Fn(&Value) -> Option<String>) -> Vec<String> {
     let mut problems = Vec::new();
     for (stack, template) in stacks(files) {
         for (id, resource) in resources(template) {
-            let unit = &resource["Properties"]["Budget"]["BudgetLimit"]["Unit"];
-            if resource["Type"] == "AWS::Budgets::Budget" && unit != "USD" {
-                problems.push(format!("{}: {id} counts in {unit}", stack["name"]));
-            }
+            problems.extend(check(resource).map(|problem| format!("{}: {id} {problem}", stack["name"])));
         }
     }
     problems
