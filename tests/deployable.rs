@@ -426,6 +426,30 @@ fn a_failed_create_can_be_retried(files: &BTreeMap<String, Value>) -> Vec<String
     })
 }
 
+/// A kept resource outlives its stack; one whose name is unique in its account and region (a
+/// log group, an SSM parameter, a KMS alias) or in AWS (a bucket) and written as a fixed string
+/// makes the next create of a stack of that name fail with "already exists": an ephemeral
+/// environment that comes back, an account stack deleted and deployed again. Its name must
+/// hold something new with each create (the stack's id, a resource's id).
+fn a_deleted_stack_can_be_created_again(files: &BTreeMap<String, Value>) -> Vec<String> {
+    const UNIQUE_NAMES: &[(&str, &str)] = &[
+        ("AWS::Logs::LogGroup", "LogGroupName"),
+        ("AWS::S3::Bucket", "BucketName"),
+        ("AWS::SSM::Parameter", "Name"),
+        ("AWS::KMS::Alias", "AliasName"),
+    ];
+    each_resource(files, |resource| {
+        let kept = resource["DeletionPolicy"] == "Retain" || resource["DeletionPolicy"] == "RetainExceptOnCreate";
+        let (_, property) = UNIQUE_NAMES.iter().find(|(kind, _)| resource["Type"] == *kind)?;
+        let name = &resource["Properties"][property];
+        // `${AWS::Region}` and the like are the same at the next create; only another
+        // variable (a resource, or one bound by the Fn::Sub's map) changes.
+        let template = name.as_str().or_else(|| name["Fn::Sub"].as_str());
+        let fixed = template.is_some_and(|t| t.split("${").skip(1).all(|v| v.starts_with("AWS::")));
+        (kept && fixed).then(|| format!("is kept with the fixed name {name}"))
+    })
+}
+
 /// AWS Budgets accepts no cost unit but USD ("AUD is not in the supported unit set: [USD]",
 /// awslabs/landing-zone-accelerator-on-aws#682), although its API reference names GBP.
 fn budgets_count_in_usd(files: &BTreeMap<String, Value>) -> Vec<String> {
@@ -486,6 +510,7 @@ const RULES: &[(&str, Rule)] = &[
     ("required orderings are explicit", required_orderings_are_explicit),
     ("service-linked roles exist", service_linked_roles_exist),
     ("a failed create can be retried", a_failed_create_can_be_retried),
+    ("a deleted stack can be created again", a_deleted_stack_can_be_created_again),
     ("budgets count in USD", budgets_count_in_usd),
     ("placeholders are substituted", placeholders_are_substituted),
 ];
@@ -519,7 +544,7 @@ fn each_deployment_rule_catches_what_it_forbids() {
         files
     };
     let account = "stacks/idpc-account-acme-prod.json";
-    let cases: [(Rule, BTreeMap<String, Value>); 9] = [
+    let cases: [(Rule, BTreeMap<String, Value>); 11] = [
         (
             traced_functions_may_write_traces,
             edited(account, &|t| {
@@ -574,6 +599,20 @@ fn each_deployment_rule_catches_what_it_forbids() {
             a_failed_create_can_be_retried,
             edited(account, &|t| {
                 *t.pointer_mut("/Resources/JwtAuthorizerLogGroup/DeletionPolicy").unwrap() = Value::from("Retain");
+            }),
+        ),
+        (
+            a_deleted_stack_can_be_created_again,
+            edited(account, &|t| {
+                *t.pointer_mut("/Resources/JwtAuthorizerLogGroup/Properties/LogGroupName").unwrap() =
+                    Value::from("/aws/lambda/idpc-jwt-authorizer");
+            }),
+        ),
+        (
+            a_deleted_stack_can_be_created_again,
+            edited("stacks/idpc-api-accounts--acme-pr-1234.json", &|t| {
+                *t.pointer_mut("/Resources/AccessLogGroup/Properties/LogGroupName").unwrap() =
+                    serde_json::json!({ "Fn::Sub": "/idpc/apigateway/${AWS::Region}/accounts--acme-pr-1234/access" });
             }),
         ),
         (

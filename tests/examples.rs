@@ -356,7 +356,8 @@ fn the_cost_monitor_compares_usd_with_usd() {
         serde_json::from_slice(&artifact.bytes).expect("json")
     };
     let monitor = json("datadog/idpc-account-northbank-prod/cost-monitor.json");
-    assert!(monitor["query"].as_str().unwrap().ends_with("{aws_account:333333333333} > 13000.5"), "{monitor}");
+    // The payer account publishes every member account's charges, tagged `linkedaccount`.
+    assert!(monitor["query"].as_str().unwrap().ends_with("{linkedaccount:333333333333} > 13000.5"), "{monitor}");
     assert_eq!(monitor["options"]["thresholds"]["critical"], 13000.5);
     let stack = json("stacks/idpc-account-northbank-prod.json");
     let budgets: Vec<&serde_json::Value> =

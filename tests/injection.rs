@@ -163,6 +163,8 @@ fn check(text: &str, field: Field) -> Result<bool, TestCaseError> {
         "AuditTrailBucket.Arn",
         "JwtAuthorizerLogGroup.Arn",
         "AuthorizerArn",
+        // Bound by its Fn::Sub's own map (the last part of AWS::StackId), never by user text.
+        "StackUuid",
     ];
     for (path, value) in &built {
         let mut subs = Vec::new();

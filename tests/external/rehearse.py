@@ -2,8 +2,8 @@
 account and region its manifest names, with the manifest's tags.
 
     rehearse.py OUT [OUT...]        rehearse each output folder (each in a fresh moto)
-    rehearse.py --self-test OUT     also show that a dangling import and a stack deployed out of
-                                    wave order fail
+    rehearse.py --self-test OUT     also show that a dangling import, a stack deployed out of
+                                    wave order and a kept resource with a fixed name fail
 
 A moto server runs on 127.0.0.1 (a free port) inside this process and stops with it. Requests
 carry `x-moto-account-id`, so every stack lands in its own account; a requested account gets the
@@ -102,6 +102,12 @@ def stand_in(type_name: str, ref, attributes: dict, check=None, record=None):
 
         def is_created(self):
             return True
+
+        def delete(self, account_id, region_name):
+            # Deleted, it no longer counts for later checks (one domain name per region...).
+            for facts in CREATED.values():
+                for key in [k for k, v in facts.items() if v is self.props]:
+                    del facts[key]
 
     StandIn.__name__ = "StandIn" + type_name.replace("::", "")
     parsing.get_model_map()[type_name] = StandIn
@@ -332,8 +338,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rehearse(out: Path, stacks_order=None, edit=None) -> list[tuple]:
-    """Creates every stack of `out`; returns (wave, stack, account, region, result) rows."""
+# CloudFormation keeps a `RetainExceptOnCreate` resource when its stack is deleted (it deletes it
+# only when the create that made it rolls back); moto knows `Retain` alone. While this is set,
+# a stack deletion keeps both, as a deletion in AWS does.
+KEEP_ON_DELETE = {"on": False}
+
+
+def keep_retained_on_delete():
+    original = parsing.ResourceMap.delete
+
+    def delete(self):
+        if KEEP_ON_DELETE["on"]:
+            for resource in self._resource_json_map.values():
+                if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+                    resource["DeletionPolicy"] = "Retain"
+        original(self)
+
+    parsing.ResourceMap.delete = delete
+
+
+def service_errors_fail_the_stack():
+    """A service's refusal inside a stack's create (a log group that already exists) reaches
+    the caller in AWS as the stack's failure reason; moto's CloudFormation answers it with a
+    body boto3 cannot parse. Turned into the ValidationError it can, with the service's words."""
+    from moto.core.exceptions import JsonRESTError
+
+    original = parsing.parse_and_create_resource
+
+    def create(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        except JsonRESTError as error:
+            raise ValidationError(message=f"{error.error_type}: {error.message}") from error
+
+    parsing.parse_and_create_resource = create
+
+
+def rehearse(out: Path, stacks_order=None, edit=None, recreate=False) -> list[tuple]:
+    """Creates every stack of `out`; returns (wave, stack, account, region, result) rows. With
+    `recreate`, then deletes every stack but the organisation's, last wave first, and creates
+    them again in wave order (an ephemeral environment that comes back, an account stack
+    deployed anew): what a deleted stack kept must not stop its next create. The rows of that
+    second create follow, marked `again`."""
     CREATED.clear()
     port = free_port()
     # The server's access log (werkzeug's) would bury the table in request lines.
@@ -344,46 +390,61 @@ def rehearse(out: Path, stacks_order=None, edit=None) -> list[tuple]:
     # Every rehearsal starts from empty accounts (moto's backends outlive a server).
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
     rows = []
+    ids: dict[str, str] = {}
+    done: set = set()
+
+    def create(stack) -> str:
+        template = json.loads((out / stack["template"]).read_text())
+        if edit:
+            template = edit(stack["name"], template)
+        account = stack["account_id"] or ids.get(stack["account"])
+        region = stack["region"]
+        if account is None:
+            return "FAILED: the account's id is not known yet"
+        try:
+            prepare_account(endpoint, account, region, [template], done)
+            prepare_backends(endpoint, account, region, template, done)
+            cfn = client("cloudformation", endpoint, account, region)
+            tags = [{"Key": k, "Value": v} for k, v in sorted(stack["tags"].items())]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cfn.create_stack(StackName=stack["name"], TemplateBody=json.dumps(template), Tags=tags,
+                                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+            unsupported = [str(w.message) for w in caught if "not supported by moto" in str(w.message)]
+            described = cfn.describe_stacks(StackName=stack["name"])["Stacks"][0]
+            status = described["StackStatus"]
+            if unsupported:
+                status = "FAILED: " + "; ".join(unsupported)
+            for output in described.get("Outputs", []):
+                export = output.get("ExportName", "")
+                found = re.fullmatch(r"idpc-account-(.+)-id", export)
+                if found:
+                    ids[found.group(1)] = output["OutputValue"]
+            if status != "CREATE_COMPLETE":
+                roll_back(cfn, stack["name"])
+            return status
+        except Exception as error:  # the rehearsal reports every stack, then fails
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            roll_back(client("cloudformation", endpoint, account, region), stack["name"])
+            return f"FAILED: {message}"
+
     try:
         manifest = json.loads((out / "manifest.json").read_text())
         stacks = manifest["stacks"] if stacks_order is None else stacks_order(manifest["stacks"])
-        ids: dict[str, str] = {}
-        done: set = set()
-        for stack in stacks:
-            template = json.loads((out / stack["template"]).read_text())
-            if edit:
-                template = edit(stack["name"], template)
-            account = stack["account_id"] or ids.get(stack["account"])
-            region = stack["region"]
-            if account is None:
-                rows.append((stack["wave"], stack["name"], stack["account"], region, "FAILED: the account's id is not known yet"))
-                continue
+        results = [create(stack) for stack in stacks]
+        rows = [(s["wave"], s["name"], s["account"], s["region"], r) for s, r in zip(stacks, results)]
+        if recreate:
+            # The organisation stack stays: its accounts are Retain (deleting one closes it) and
+            # an account's email cannot open a second account.
+            again = [s for s, r in zip(stacks, results) if r == "CREATE_COMPLETE" and s["name"] != "idpc-organisation"]
+            KEEP_ON_DELETE["on"] = True
             try:
-                prepare_account(endpoint, account, region, [template], done)
-                prepare_backends(endpoint, account, region, template, done)
-                cfn = client("cloudformation", endpoint, account, region)
-                tags = [{"Key": k, "Value": v} for k, v in sorted(stack["tags"].items())]
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    cfn.create_stack(StackName=stack["name"], TemplateBody=json.dumps(template), Tags=tags,
-                                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
-                unsupported = [str(w.message) for w in caught if "not supported by moto" in str(w.message)]
-                described = cfn.describe_stacks(StackName=stack["name"])["Stacks"][0]
-                status = described["StackStatus"]
-                if unsupported:
-                    status = "FAILED: " + "; ".join(unsupported)
-                for output in described.get("Outputs", []):
-                    export = output.get("ExportName", "")
-                    found = re.fullmatch(r"idpc-account-(.+)-id", export)
-                    if found:
-                        ids[found.group(1)] = output["OutputValue"]
-                rows.append((stack["wave"], stack["name"], stack["account"], region, status))
-                if status != "CREATE_COMPLETE":
-                    roll_back(cfn, stack["name"])
-            except Exception as error:  # the rehearsal reports every stack, then fails
-                message = str(error).splitlines()[0] if str(error) else type(error).__name__
-                rows.append((stack["wave"], stack["name"], stack["account"], region, f"FAILED: {message}"))
-                roll_back(client("cloudformation", endpoint, account, region), stack["name"])
+                for stack in reversed(again):
+                    account = stack["account_id"] or ids[stack["account"]]
+                    client("cloudformation", endpoint, account, stack["region"]).delete_stack(StackName=stack["name"])
+            finally:
+                KEEP_ON_DELETE["on"] = False
+            rows += [(s["wave"], s["name"] + " (again)", s["account"], s["region"], create(s)) for s in again]
     finally:
         server.stop()
     return rows
@@ -413,15 +474,18 @@ def main(args: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     register_stand_ins()
+    keep_retained_on_delete()
+    service_errors_fail_the_stack()
     print("stood in for: " + ", ".join(sorted(STOOD_IN)) + " (and AWS::ApiGateway::RestApi, whose Body moto imports)")
     failed = 0
     for out in outs:
-        rows = rehearse(out)
+        rows = rehearse(out, recreate=True)
         table(f"rehearsal of {out}", rows)
         bad = [r for r in rows if r[4] != "CREATE_COMPLETE"]
         accounts = {r[2] for r in rows}
         regions = {r[3] for r in rows}
-        print(f"\n{len(rows) - len(bad)} of {len(rows)} stacks CREATE_COMPLETE, in {len(accounts)} accounts and {len(regions)} regions")
+        again = sum(1 for r in rows if r[1].endswith(" (again)"))
+        print(f"\n{len(rows) - len(bad)} of {len(rows)} stack creates CREATE_COMPLETE ({len(rows) - again} stacks, then {again} of them deleted and created again), in {len(accounts)} accounts and {len(regions)} regions")
         failed += len(bad)
     if self_test:
         out = outs[0]
@@ -445,6 +509,24 @@ def main(args: list[str]) -> int:
         print(f"\nself-test, a dangling import: {len(broken)} of {len(edited)} API stage stacks importing it failed (expected: all)")
         if not edited or len(broken) != len(edited):
             print("self-test FAILED: a stage stack importing a missing export was created")
+            failed += 1
+        # A stage stack whose kept access log group has a fixed name: its first create
+        # succeeds, its create after a deletion fails on the group the deletion kept.
+        def fixed_name(name, template):
+            group = template.get("Resources", {}).get("AccessLogGroup")
+            if group:
+                group["Properties"]["LogGroupName"] = f"/idpc/apigateway/{name}/access"
+            return template
+
+        rows = rehearse(out, edit=fixed_name, recreate=True)
+        first = [r for r in rows if r[1].startswith("idpc-api-") and not r[1].endswith(" (again)")]
+        again = [r for r in rows if r[1].startswith("idpc-api-") and r[1].endswith(" (again)")]
+        broken = [r for r in again if "log group already exists" in r[4]]
+        print(f"self-test, a kept log group with a fixed name: {len(broken)} of {len(again)} API stage stacks failed to create again on it (expected: all)")
+        for row in broken[:2]:
+            print(f"  {row[1]}: {row[4]}")
+        if not again or len(broken) != len(again) or any(r[4] != "CREATE_COMPLETE" for r in first):
+            print("self-test FAILED: a stage stack was created again beside the log group its deletion kept")
             failed += 1
         rows = rehearse(out, stacks_order=lambda stacks: sorted(stacks, key=lambda s: (-s["wave"], s["name"])))
         broken = [r for r in rows if r[4] != "CREATE_COMPLETE"]

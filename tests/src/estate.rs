@@ -8,7 +8,8 @@
 //! environment, each with its gateway (the production one with an existing certificate, the
 //! others with a hosted zone). Tenants form groups of up to ten; each group shares its API
 //! products, each deployed to the prod, test and ephemeral environment of every tenant of the
-//! group (3 stages per API), with one `deploy` override (production throttling) per product.
+//! group (3 stages per API), with one `deploy` override (production throttling) per product,
+//! and each tenant's own token issuer (a `jwt` override for the group's other tenants).
 //! Every product after the first of its group `uses` the one before it.
 
 use std::fmt::Write as _;
@@ -117,13 +118,25 @@ fn product(p: usize, i: usize, members: &[usize]) -> String {
             let _ = writeln!(text, "    deploy \"bank-{t}-prod\" {{\n        throttle rate=1000 burst=2000\n    }}");
             let _ = writeln!(text, "    deploy \"bank-{t}-test\" \"bank-{t}-pr-1\"");
         } else {
-            let _ = writeln!(text, "    deploy \"bank-{t}-prod\" \"bank-{t}-test\" \"bank-{t}-pr-1\"");
+            // Each bank client's tokens come from its own realm of the platform's identity
+            // provider: the group's first tenant's is the API's, the others' are overrides
+            // (one tenant's token must not open another's stage: jwt-shared-across-tenants).
+            for env in ["prod", "test", "pr-1"] {
+                let _ = writeln!(
+                    text,
+                    "    deploy \"bank-{t}-{env}\" {{ jwt issuer=\"https://auth.ohpen.example/realms/bank-{t}\" audience=\"svc-{p}\"; }}"
+                );
+            }
         }
     }
     let _ = writeln!(text, "    backend lambda=\"svc-{p}\"");
     let _ = writeln!(text, "    security {{");
     let _ = writeln!(text, "        mtls");
-    let _ = writeln!(text, "        jwt issuer=\"https://auth.ohpen.example\" audience=\"svc-{p}\"");
+    let _ = writeln!(
+        text,
+        "        jwt issuer=\"https://auth.ohpen.example/realms/bank-{}\" audience=\"svc-{p}\"",
+        members[0]
+    );
     let _ = writeln!(text, "        allow-ip \"203.0.113.0/24\" \"198.51.100.{}/32\"", p % 250);
     let _ = writeln!(text, "    }}");
     let _ = writeln!(text, "    throttle rate=200 burst=400");

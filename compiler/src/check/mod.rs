@@ -48,6 +48,8 @@ pub struct Scope<'a> {
     pub tenant: usize,
     /// The policy's settings in the profile.
     pub settings: &'a BTreeMap<String, Spanned<ParamValue>>,
+    /// Tokens accepted by stages of several tenants, found once for every tenant.
+    pub shared_tokens: &'a [policies::jwt_shared_across_tenants::Finding],
 }
 
 impl Scope<'_> {
@@ -95,6 +97,7 @@ pub fn check(resolved: &Resolved, today: Date, sink: &mut Diagnostics) {
             }
         }
     }
+    let shared_tokens = policies::jwt_shared_across_tenants::findings(resolved);
     for (t, tenant) in resolved.estate.tenants.iter().enumerate() {
         let Some(profile) =
             tenant.compliance.as_ref().and_then(|c| resolved.estate.profiles.iter().find(|p| p.name.value == c.value))
@@ -103,12 +106,13 @@ pub fn check(resolved: &Resolved, today: Date, sink: &mut Diagnostics) {
         };
         for policy in &profile.policies {
             let Some(definition) = policies::find(&policy.code.value) else { continue };
-            let scope = Scope { resolved, tenant: t, settings: &policy.settings };
+            let scope = Scope { resolved, tenant: t, settings: &policy.settings, shared_tokens: &shared_tokens };
             violations.extend((definition.check)(&scope));
         }
     }
     waivers::apply(resolved, violations, today, sink);
     policies::unauthenticated_api::warn(resolved, sink);
+    policies::jwt_shared_across_tenants::warn(resolved, &shared_tokens, sink);
 }
 
 #[cfg(test)]

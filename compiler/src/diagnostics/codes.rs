@@ -124,6 +124,7 @@ codes! {
     AllowIpTooWide = "allow-ip-too-wide", Error, "policy: an IP allow-list range wider than the profile allows";
     AllowIpAny = "allow-ip-any", Error, "policy: an IP allow-list that admits every address";
     UnauthenticatedApi = "unauthenticated-api", Error, "policy: an API stage anyone can call, with no JWT, no mutual TLS and no IP allow-list (a warning for tenants whose profile does not hold the policy)";
+    JwtSharedAcrossTenants = "jwt-shared-across-tenants", Error, "policy: stages of two tenants that accept the same tokens (one issuer and audience), so one bank client's token opens another's (a warning for tenants whose profile does not hold the policy)";
     RegionOutsideEu = "region-outside-eu", Error, "policy: an account of an EU tenant in a region outside the EU";
     ProductionAccountWithoutBaseline = "production-account-without-baseline", Error, "policy: an account hosting production lacks a required baseline";
     WaiverWithoutReason = "waiver-without-reason", Error, "a waiver that gives no reason";

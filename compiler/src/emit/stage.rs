@@ -123,6 +123,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     let hash: String = document_sha256.chars().take(12).collect();
     let deployment = format!("Deployment{hash}");
 
+    let access_log_group = format!("/idpc/apigateway/{rest_api_name}/access");
     let mut resources = Map::new();
     resources.insert(
         "LogKey".into(),
@@ -150,8 +151,15 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
                             "Principal": { "Service": { "Fn::Sub": "logs.${AWS::Region}.amazonaws.com" } },
                             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                             "Resource": "*",
-                            "Condition": { "ArnLike": {
-                                "kms:EncryptionContext:aws:logs:arn": { "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*" },
+                            // Only the stage's own two log groups may use the key.
+                            "Condition": { "ArnEquals": {
+                                "kms:EncryptionContext:aws:logs:arn": [
+                                    { "Fn::Sub": [
+                                        format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{access_log_group}/${{StackUuid}}"),
+                                        { "StackUuid": stack_uuid() },
+                                    ]},
+                                    { "Fn::Sub": format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:API-Gateway-Execution-Logs_${{RestApi}}/{stage_name}") },
+                                ],
                             }},
                         },
                     ],
@@ -162,6 +170,9 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
     // The logs outlive the stack, except when the stack's first create rolls back: a log group
     // has a fixed name, and one Retain kept from a failed create makes every retry fail with
     // "already exists" (RetainExceptOnCreate deletes what the rolled-back operation created).
+    // A group kept from a deleted stack would fail the next create the same way (an ephemeral
+    // environment comes back under its old name), so the access log group's name ends with
+    // the stack's id; the execution log group's name holds the RestApi's id already.
     let log_group = |name: Value| {
         object([
             ("Type", json!("AWS::Logs::LogGroup")),
@@ -177,7 +188,10 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
             ),
         ])
     };
-    resources.insert("AccessLogGroup".into(), log_group(json!(format!("/idpc/apigateway/{rest_api_name}/access"))));
+    resources.insert(
+        "AccessLogGroup".into(),
+        log_group(json!({ "Fn::Sub": [format!("{access_log_group}/${{StackUuid}}"), { "StackUuid": stack_uuid() }] })),
+    );
     resources.insert(
         "ExecutionLogGroup".into(),
         log_group(json!({ "Fn::Sub": format!("API-Gateway-Execution-Logs_${{RestApi}}/{stage_name}") })),
@@ -373,4 +387,10 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
         ("Resources", Value::Object(resources)),
         ("Outputs", Value::Object(outputs)),
     ])
+}
+
+/// The last part of the stack's id (`arn:...:stack/NAME/UUID`), new with every create of a
+/// stack of the same name.
+fn stack_uuid() -> Value {
+    json!({ "Fn::Select": [2, { "Fn::Split": ["/", { "Ref": "AWS::StackId" }] }] })
 }

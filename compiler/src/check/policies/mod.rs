@@ -2,6 +2,7 @@
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 mod allow_ip;
+pub mod jwt_shared_across_tenants;
 mod production_account_without_baseline;
 mod production_api;
 mod region_outside_eu;
@@ -28,6 +29,7 @@ pub const ALL: &[Policy] = &[
     Policy { code: Code::AllowIpAny, waivable: false, check: allow_ip::any },
     Policy { code: Code::RegionOutsideEu, waivable: true, check: region_outside_eu::check },
     Policy { code: Code::UnauthenticatedApi, waivable: true, check: unauthenticated_api::check },
+    Policy { code: Code::JwtSharedAcrossTenants, waivable: true, check: jwt_shared_across_tenants::check },
     Policy {
         code: Code::ProductionAccountWithoutBaseline,
         waivable: true,
