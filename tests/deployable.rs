@@ -450,6 +450,33 @@ fn a_deleted_stack_can_be_created_again(files: &BTreeMap<String, Value>) -> Vec<
     })
 }
 
+/// API Gateway uses a method's `authorizationScopes` with a `COGNITO_USER_POOLS` authorizer
+/// only, and OpenAPI 3.0 wants the requirement of any scheme but oauth2 and openIdConnect
+/// empty: scopes on the platform authorizer's `apiKey` scheme look enforced and are not (its
+/// route table enforces them). Only the Cognito scheme's requirements carry scopes.
+fn scopes_only_where_api_gateway_checks_them(files: &BTreeMap<String, Value>) -> Vec<String> {
+    each_resource(files, |resource| {
+        let body = &resource["Properties"]["Body"];
+        let schemes = body["components"]["securitySchemes"].as_object()?;
+        let mut problems = Vec::new();
+        for (path, item) in body["paths"].as_object()? {
+            for (method, operation) in item.as_object()? {
+                for requirement in operation["security"].as_array().into_iter().flatten() {
+                    for (scheme, scopes) in requirement.as_object().into_iter().flatten() {
+                        let cognito = schemes
+                            .get(scheme)
+                            .is_some_and(|s| s["x-amazon-apigateway-authorizer"]["type"] == "cognito_user_pools");
+                        if !cognito && scopes.as_array().is_some_and(|a| !a.is_empty()) {
+                            problems.push(format!("{method} {path} lists scopes {scopes} on `{scheme}`"));
+                        }
+                    }
+                }
+            }
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    })
+}
+
 /// AWS Budgets accepts no cost unit but USD ("AUD is not in the supported unit set: [USD]",
 /// awslabs/landing-zone-accelerator-on-aws#682), although its API reference names GBP.
 fn budgets_count_in_usd(files: &BTreeMap<String, Value>) -> Vec<String> {
@@ -513,6 +540,7 @@ const RULES: &[(&str, Rule)] = &[
     ("a deleted stack can be created again", a_deleted_stack_can_be_created_again),
     ("budgets count in USD", budgets_count_in_usd),
     ("placeholders are substituted", placeholders_are_substituted),
+    ("scopes only where API Gateway checks them", scopes_only_where_api_gateway_checks_them),
 ];
 
 #[test]
@@ -544,7 +572,7 @@ fn each_deployment_rule_catches_what_it_forbids() {
         files
     };
     let account = "stacks/idpc-account-acme-prod.json";
-    let cases: [(Rule, BTreeMap<String, Value>); 11] = [
+    let cases: [(Rule, BTreeMap<String, Value>); 12] = [
         (
             traced_functions_may_write_traces,
             edited(account, &|t| {
@@ -613,6 +641,15 @@ fn each_deployment_rule_catches_what_it_forbids() {
             edited("stacks/idpc-api-accounts--acme-pr-1234.json", &|t| {
                 *t.pointer_mut("/Resources/AccessLogGroup/Properties/LogGroupName").unwrap() =
                     serde_json::json!({ "Fn::Sub": "/idpc/apigateway/${AWS::Region}/accounts--acme-pr-1234/access" });
+            }),
+        ),
+        (
+            scopes_only_where_api_gateway_checks_them,
+            edited("stacks/idpc-api-accounts--acme-prod.json", &|t| {
+                let paths = t.pointer_mut("/Resources/RestApi/Properties/Body/paths").unwrap();
+                let operation = paths.as_object_mut().unwrap().values_mut().next().unwrap();
+                let operation = operation.as_object_mut().unwrap().values_mut().next().unwrap();
+                operation["security"] = serde_json::json!([{ "jwt": ["accounts:read"] }]);
             }),
         ),
         (

@@ -166,17 +166,30 @@ fn operation(jwt: Option<&JwtIssuer>, backend: &StageBackend, route: &Route, reg
         op.insert("parameters".into(), Value::Array(params));
     }
     op.insert("responses".into(), json!({ "default": { "description": "The backend's response, passed through." } }));
-    // With Cognito, API Gateway checks these scopes (`authorizationScopes`); with the platform's
-    // authorizer, the same scopes are its route table (`stage::route_scopes`).
-    let scheme = match jwt {
-        Some(JwtIssuer::Oidc { .. }) => Some(JWT_SCHEME),
-        Some(JwtIssuer::Cognito { .. }) => Some(COGNITO_SCHEME),
-        None => None,
-    };
-    if let Some(scheme) = scheme {
-        let mut scopes = route.scopes.clone();
-        scopes.sort();
-        op.insert("security".into(), json!([{ scheme: scopes }]));
+    // With Cognito, API Gateway checks the requirement's scopes (`authorizationScopes`). With
+    // the platform's authorizer, the scopes are its route table (`stage::route_scopes`); its
+    // scheme is an `apiKey` one, whose requirement OpenAPI 3.0 wants empty (scopes belong to
+    // oauth2 and openIdConnect schemes) and API Gateway would set as `authorizationScopes` it
+    // only uses with Cognito: the operation's description names them instead.
+    let mut scopes = route.scopes.clone();
+    scopes.sort();
+    match jwt {
+        Some(JwtIssuer::Oidc { .. }) => {
+            if !scopes.is_empty() {
+                op.insert(
+                    "description".into(),
+                    json!(format!(
+                        "Requires a token with the scopes {}, enforced by the platform's JWT authorizer from the stage's route table.",
+                        scopes.join(", ")
+                    )),
+                );
+            }
+            op.insert("security".into(), json!([{ JWT_SCHEME: [] }]));
+        }
+        Some(JwtIssuer::Cognito { .. }) => {
+            op.insert("security".into(), json!([{ COGNITO_SCHEME: scopes }]));
+        }
+        None => {}
     }
     let integration = match backend {
         StageBackend::Lambda(function) => json!({
