@@ -178,10 +178,7 @@ fn operation(jwt: Option<&JwtIssuer>, backend: &StageBackend, route: &Route, reg
             if !scopes.is_empty() {
                 op.insert(
                     "description".into(),
-                    json!(format!(
-                        "Requires a token with the scopes {}, enforced by the platform's JWT authorizer from the stage's route table.",
-                        scopes.join(", ")
-                    )),
+                    json!(format!("Scopes: {} (the JWT authorizer's route table).", scopes.join(", "))),
                 );
             }
             op.insert("security".into(), json!([{ JWT_SCHEME: [] }]));

@@ -151,13 +151,11 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
                             "Principal": { "Service": { "Fn::Sub": "logs.${AWS::Region}.amazonaws.com" } },
                             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                             "Resource": "*",
-                            // Only the stage's own two log groups may use the key.
-                            "Condition": { "ArnEquals": {
+                            // Only the stage's own log groups may use the key: its execution
+                            // log group, and its access log groups (one per create of the stack).
+                            "Condition": { "ArnLike": {
                                 "kms:EncryptionContext:aws:logs:arn": [
-                                    { "Fn::Sub": [
-                                        format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{access_log_group}/${{StackUuid}}"),
-                                        { "StackUuid": stack_uuid() },
-                                    ]},
+                                    { "Fn::Sub": format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{access_log_group}/*") },
                                     { "Fn::Sub": format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:API-Gateway-Execution-Logs_${{RestApi}}/{stage_name}") },
                                 ],
                             }},
