@@ -203,9 +203,15 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
     // only report references to them as unknown.
     let mut plan = None;
     let mut output = None;
-    let resolved = if unreadable { None } else { resolve::resolve(estate, options.today, &mut sink) };
+    let resolution = if unreadable { None } else { resolve::resolve(estate, options.today, &mut sink) };
+    if let Some(resolution) = &resolution {
+        // Every independent mistake of a run is reported at once: the policies run over what
+        // resolved even when resolving found errors elsewhere (a tenant isolation error must
+        // not wait for a duplicate domain to be fixed).
+        check::check(&resolution.resolved, options.today, &mut sink);
+    }
+    let resolved = resolution.and_then(|r| r.clean.then_some(r.resolved));
     if let Some(resolved) = &resolved {
-        check::check(resolved, options.today, &mut sink);
         let graph = Graph::build(resolved);
         if graph.check_cycles(resolved, &mut sink) {
             let p = graph.plan(resolved);

@@ -108,7 +108,7 @@ impl Resolved {
 
 /// Resolves every reference; `None` when the estate has errors (the reasons in `sink`) or no
 /// platform.
-pub fn resolve(mut estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Resolved> {
+pub fn resolve(mut estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Resolution> {
     let errors_before = sink.error_count();
     let profiles = index(&estate.profiles, |p| &p.name);
     for tenant in &estate.tenants {
@@ -217,7 +217,19 @@ pub fn resolve(mut estate: Estate, today: Date, sink: &mut Diagnostics) -> Optio
     let resolved = Resolved { estate, account_tenant, env_account, env_active, stages, uses, instances };
     check_stages(&resolved, sink);
     domains::check(&resolved, sink);
-    (sink.error_count() == errors_before).then_some(resolved)
+    let clean = sink.error_count() == errors_before;
+    Some(Resolution { resolved, clean })
+}
+
+/// What `resolve` made of an estate: every reference it could resolve (entities with broken
+/// references left out, so indices stay valid) and whether it found no error. Only a clean
+/// resolution is planned and emitted; the policies also run over one that is not, so that a
+/// run reports their findings beside the resolution's errors.
+pub struct Resolution {
+    /// The resolved estate.
+    pub resolved: Resolved,
+    /// Whether resolving reported no error.
+    pub clean: bool,
 }
 
 /// Reports the unknown references of entities that lowering dropped for their own errors.
