@@ -510,8 +510,12 @@ pub fn own_arn(
     }
     let fix = if what == "Cognito user pool" {
         "give each stage the user pool of its own account: `jwt cognito-user-pool=...` inside its `deploy \"...\" { ... }` block"
+    } else if what == "certificate" && account.id.is_none() {
+        // No zone id can be written for an account not created yet either: its zone comes
+        // from its own `dns-zone` baseline.
+        "drop `certificate=` and give the account `baseline \"dns-zone\" domain=\"...\"` (a zone holding the host): idpc then creates the zone and requests the certificate in the account"
     } else if what == "certificate" {
-        "give `hosted-zone=\"Z...\"` instead of `certificate=`: idpc then requests the certificate in the right account"
+        "use a certificate of the gateway's own account, or drop `certificate=` and give `hosted-zone=\"Z...\"` (a zone of that account): idpc then requests the certificate there"
     } else {
         "write the function's name (`lambda=\"NAME\"`): each stage then calls the function of its own account and region"
     };
