@@ -351,3 +351,27 @@ fn removing_jwt_is_a_security_warning_per_route() {
         .repeat(2)
     );
 }
+
+#[test]
+fn dropping_a_scope_of_a_route_is_a_security_warning() {
+    // The platform authorizer's routes list no scopes in the OpenAPI document: the change is
+    // read from the stage's route table, which it enforces.
+    let new = edited("apis/payments.kdl", |t| {
+        t.replace(
+            "route \"POST\" \"/payments\" scopes=\"payments:write\"",
+            "route \"POST\" \"/payments\" scopes=\"payments:read\"",
+        )
+    });
+    let report = diff_of(&reference(), &new);
+    let security: Vec<&str> = messages(&report, WarningKind::Security);
+    assert_eq!(security, ["`POST /payments` no longer requires the scope `payments:write`"; 2]);
+}
+
+#[test]
+fn another_issuer_or_audience_is_a_security_warning() {
+    let new = edited("apis/payments.kdl", |t| t.replace("audience=\"payments\"", "audience=\"accounts\""));
+    let report = diff_of(&reference(), &new);
+    let security: Vec<&str> = messages(&report, WarningKind::Security);
+    let message = "the stage accepts other tokens: issuer `https://auth.acme-bank.example`, audience `accounts` (was issuer `https://auth.acme-bank.example`, audience `payments`)";
+    assert_eq!(security, [message; 2]);
+}

@@ -722,10 +722,16 @@ struct Security {
     /// Whether the stack serves requests at all: a REST API, or a custom domain (a gateway's
     /// stack holds the domain, with its TLS policy and mTLS, and no API).
     serves: bool,
+    /// Whose tokens the platform's authorizer accepts: the stage's issuer and audience.
+    token: Option<(String, String)>,
+    /// The Cognito user pools whose tokens API Gateway accepts.
+    user_pools: BTreeSet<String>,
 }
 
 fn security(template: &Value) -> Security {
     let mut facts = Security { access_logs: true, ..Security::default() };
+    // The platform authorizer's route table (its security requirements list no scopes).
+    let mut route_table: Option<BTreeMap<(String, String), BTreeSet<String>>> = None;
     for resource in resources(template).values() {
         let properties = &resource["Properties"];
         match resource["Type"].as_str().unwrap_or("") {
@@ -748,6 +754,16 @@ fn security(template: &Value) -> Security {
                     }
                 }
                 let schemes = body["components"]["securitySchemes"].as_object();
+                for scheme in schemes.into_iter().flat_map(|s| s.values()) {
+                    let pools = &scheme["x-amazon-apigateway-authorizer"]["providerARNs"];
+                    facts.user_pools.extend(
+                        pools
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned)),
+                    );
+                }
                 let is_jwt = |name: &str| schemes.is_some_and(|s| s.contains_key(name));
                 let default = &body["security"];
                 for ((path, method), operation) in operations(&json!({ "Resources": { "api": resource } })) {
@@ -782,8 +798,29 @@ fn security(template: &Value) -> Security {
                     .any(|s| s["DataTraceEnabled"] == true);
                 facts.data_trace |= traced;
                 facts.access_logs &= !properties["AccessLogSetting"].is_null();
+                let variables = &properties["Variables"];
+                if let (Some(issuer), Some(audience)) =
+                    (variables["jwtIssuer"].as_str(), variables["jwtAudience"].as_str())
+                {
+                    facts.token = Some((issuer.to_owned(), audience.to_owned()));
+                }
+            }
+            "AWS::SSM::Parameter" if properties["Name"].as_str().is_some_and(|n| n.ends_with("/route-scopes")) => {
+                let table: Value =
+                    properties["Value"].as_str().and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
+                let routes = route_table.get_or_insert_with(BTreeMap::new);
+                for (route, scopes) in table["routes"].as_object().into_iter().flatten() {
+                    let Some((method, path)) = route.split_once(' ') else { continue };
+                    let scopes = scopes.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned));
+                    routes.insert((path.to_owned(), method.to_owned()), scopes.collect());
+                }
             }
             _ => {}
+        }
+    }
+    for (route, scopes) in route_table.into_iter().flatten() {
+        if let Some(Some(required)) = facts.jwt.get_mut(&route) {
+            required.extend(scopes);
         }
     }
     facts
@@ -883,6 +920,22 @@ fn security_changes(old: &Value, new: &Value) -> Vec<SecurityChange> {
         if !a.jwt.contains_key(route) && scopes.is_none() {
             say(true, format!("the new route `{} {}` requires no JWT", route.1, route.0));
         }
+    }
+    if let (Some(x), Some(y)) = (&a.token, &b.token)
+        && x != y
+    {
+        // Another issuer or audience: other tokens open the stage (another tenant's, another
+        // environment's), which a reviewer must see.
+        say(
+            true,
+            format!(
+                "the stage accepts other tokens: issuer `{}`, audience `{}` (was issuer `{}`, audience `{}`)",
+                y.0, y.1, x.0, x.1
+            ),
+        );
+    }
+    for pool in b.user_pools.difference(&a.user_pools) {
+        say(true, format!("the stage accepts the tokens of the Cognito user pool {pool}"));
     }
     if !a.data_trace && b.data_trace {
         say(true, "data tracing is on: full requests and responses (tokens, personal data) go to the logs".into());
