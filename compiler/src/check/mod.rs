@@ -112,7 +112,7 @@ pub fn check(resolved: &Resolved, today: Date, sink: &mut Diagnostics) {
     }
     waivers::apply(resolved, violations, today, sink);
     policies::unauthenticated_api::warn(resolved, sink);
-    policies::jwt_shared_across_tenants::warn(resolved, &shared_tokens, sink);
+    policies::jwt_shared_across_tenants::warn(&shared_tokens, sink);
 }
 
 #[cfg(test)]

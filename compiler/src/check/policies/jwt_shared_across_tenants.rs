@@ -3,8 +3,9 @@
 //! and scopes (the README's authorizer contract), nothing that names the tenant: a token a
 //! stage of one tenant accepts, every stage with the same issuer and audience accepts. Cognito
 //! user pools are not concerned: a pool is one of the stage's own account, and so of its tenant.
-//! Under a profile that lists the policy it is an error (waivable); for every other tenant a
-//! warning, since a product shared by tenants rarely means to share its callers.
+//! Reported once per pair of tenants and `jwt` nodes: an error (waivable) when the profile of
+//! either tenant lists the policy, otherwise a warning, since a product shared by tenants
+//! rarely means to share its callers.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
 use std::collections::BTreeMap;
@@ -14,15 +15,26 @@ use crate::diagnostics::{Code, Diagnostic, Diagnostics, Severity};
 use crate::model::JwtIssuer;
 use crate::resolve::{Resolved, Stage};
 
-/// One finding: a tenant whose stages accept tokens another tenant's stage accepts, once per
-/// `jwt` node that says so (an API-level `jwt` shared by the tenant's three stages is one).
+/// One finding: two tenants whose stages accept the same tokens, once per pair of `jwt` nodes
+/// that say so (an API-level `jwt` shared by a tenant's three stages is one).
 pub struct Finding {
-    /// Index into `Estate::tenants`.
-    pub tenant: usize,
+    /// Index into `Estate::tenants` of the tenant whose profile reports it as an error: the
+    /// first of the two that lists the policy; `None` when neither does (a warning).
+    pub owner: Option<usize>,
     /// Index into `Estate::apis` of the API whose node may waive it.
     pub api: usize,
     /// The diagnostic, as an error.
     pub diagnostic: Diagnostic,
+}
+
+/// Whether the tenant's compliance profile lists the policy.
+fn lists_policy(resolved: &Resolved, tenant: usize) -> bool {
+    let estate = &resolved.estate;
+    let profile = estate.tenants[tenant]
+        .compliance
+        .as_ref()
+        .and_then(|c| estate.profiles.iter().find(|p| p.name.value == c.value));
+    profile.is_some_and(|p| p.policies.iter().any(|policy| policy.code.value == Code::JwtSharedAcrossTenants.name()))
 }
 
 /// The issuer (without a trailing `/`, which names the same issuer) and audience of a stage's
@@ -55,65 +67,62 @@ pub fn findings(resolved: &Resolved) -> Vec<Finding> {
         let Some(key) = token(stage) else { continue };
         let tenant = tenant_of(resolved, stage);
         let Some(jwt) = &stage.settings.jwt else { continue };
-        let Some((_, &other)) = first[&key].iter().find(|(t, _)| **t != tenant) else { continue };
-        if !seen.insert((tenant, jwt.span)) {
+        let Some((&other_tenant, &other)) = first[&key].iter().find(|(t, _)| **t != tenant) else { continue };
+        let other = &resolved.stages[other];
+        let Some(other_jwt) = &other.settings.jwt else { continue };
+        // One mistake, one error: the pair of tenants and of `jwt` nodes, whichever way round.
+        let pair = if tenant < other_tenant {
+            (tenant, other_tenant, jwt.span, other_jwt.span)
+        } else {
+            (other_tenant, tenant, other_jwt.span, jwt.span)
+        };
+        if !seen.insert(pair) {
             continue;
         }
-        let other = &resolved.stages[other];
         let api = &estate.apis[stage.api];
-        let env = &estate.environments[stage.env];
-        let other_env = &estate.environments[other.env];
-        let (name, other_name) =
-            (&estate.tenants[tenant].name.value, &estate.tenants[tenant_of(resolved, other)].name.value);
-        let diagnostic = Diagnostic::new(
+        let other_api = &estate.apis[other.api];
+        let (env, other_env) = (&estate.environments[stage.env], &estate.environments[other.env]);
+        let (name, other_name) = (&estate.tenants[tenant].name.value, &estate.tenants[other_tenant].name.value);
+        let mut diagnostic = Diagnostic::new(
             Code::JwtSharedAcrossTenants,
             format!(
-                "`{}` in `{}` (tenant `{}`) accepts the tokens of `{}` in `{}` (tenant `{}`): issuer `{}`, audience `{}`",
-                api.name.value,
-                env.name.value,
-                name,
-                estate.apis[other.api].name.value,
-                other_env.name.value,
-                other_name,
-                key.0,
-                key.1,
+                "`{}` in `{}` (tenant `{name}`) and `{}` in `{}` (tenant `{other_name}`) accept the same tokens: issuer `{}`, audience `{}`",
+                api.name.value, env.name.value, other_api.name.value, other_env.name.value, key.0, key.1,
             ),
         )
-        .primary(jwt.span, "one bank client's token opens the other's stage")
-        .secondary(api.deploy[stage.settings.deploy].env.span, format!("deployed here for `{name}`"))
-        .secondary(estate.apis[other.api].deploy[other.settings.deploy].env.span, format!("and here for `{other_name}`"))
-        .help(format!(
-            "give each tenant's stages their own issuer or audience: a `jwt` inside `deploy \"{}\" {{ ... }}` (and each other environment of the tenant); if the tenants are meant to share callers, waive `jwt-shared-across-tenants` with a reason",
-            env.name.value
-        ));
-        found.push(Finding { tenant, api: stage.api, diagnostic });
+        .primary(jwt.span, "one bank client's token opens the other's stage");
+        if other_jwt.span != jwt.span {
+            diagnostic = diagnostic.secondary(other_jwt.span, "the same issuer and audience");
+        }
+        let diagnostic = diagnostic
+            .secondary(api.deploy[stage.settings.deploy].env.span, format!("deployed here for `{name}`"))
+            .secondary(other_api.deploy[other.settings.deploy].env.span, format!("and here for `{other_name}`"))
+            .help(format!(
+                "the authorizer checks nothing that names the tenant: give one tenant's stages their own issuer or audience, a `jwt` inside `deploy \"{}\" {{ ... }}` (and each other environment of `{name}`); if the tenants are meant to share callers, waive `jwt-shared-across-tenants` with a reason",
+                env.name.value
+            ));
+        let owner = [tenant, other_tenant].into_iter().find(|&t| lists_policy(resolved, t));
+        found.push(Finding { owner, api: stage.api, diagnostic });
     }
     found
 }
 
-/// The policy: the findings of the tenant.
+/// The policy: the findings it is the owner of.
 pub fn check(scope: &Scope<'_>) -> Vec<Violation> {
     scope
         .shared_tokens
         .iter()
-        .filter(|f| f.tenant == scope.tenant)
+        .filter(|f| f.owner == Some(scope.tenant))
         .map(|f| Violation { diagnostic: f.diagnostic.clone(), hosts: vec![Host::Api(f.api)] })
         .collect()
 }
 
-/// Warnings for the findings of tenants whose profile does not hold the policy.
-pub fn warn(resolved: &Resolved, findings: &[Finding], sink: &mut Diagnostics) {
-    let estate = &resolved.estate;
-    for finding in findings {
-        let tenant = &estate.tenants[finding.tenant];
-        let profile = tenant.compliance.as_ref().and_then(|c| estate.profiles.iter().find(|p| p.name.value == c.value));
-        let listed = profile
-            .is_some_and(|p| p.policies.iter().any(|policy| policy.code.value == Code::JwtSharedAcrossTenants.name()));
-        if !listed {
-            let mut d = finding.diagnostic.clone();
-            d.severity = Severity::Warning;
-            sink.push(d);
-        }
+/// Warnings for the findings of tenants neither of which holds the policy.
+pub fn warn(findings: &[Finding], sink: &mut Diagnostics) {
+    for finding in findings.iter().filter(|f| f.owner.is_none()) {
+        let mut d = finding.diagnostic.clone();
+        d.severity = Severity::Warning;
+        sink.push(d);
     }
 }
 
@@ -151,7 +160,7 @@ environment "u-test" account="b" tier="test"
     fn one_token_for_two_tenants() {
         // Lines: OTHER takes 17-24, the API starts on 25: its `jwt` is on line 29.
         let found = violations_in(str::to_owned, &(OTHER.to_owned() + &api("    deploy \"test\" \"u-test\"")));
-        assert_eq!(found, vec![(Code::JwtSharedAcrossTenants, 29), (Code::JwtSharedAcrossTenants, 29)]);
+        assert_eq!(found, vec![(Code::JwtSharedAcrossTenants, 29)]);
     }
 
     #[test]
