@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
-use crate::diagnostics::{Code, Diagnostic, Diagnostics, suggest};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean, suggest};
 use crate::model::{Name, Spanned};
 use crate::source::{FileId, Span};
 
@@ -53,6 +53,8 @@ pub struct Reader<'a> {
     pub props: BTreeMap<&'a str, &'a KdlEntry>,
     /// Children, in order; only names from the shape.
     pub children: Vec<&'a KdlNode>,
+    /// Properties the shape does not take (each already reported as `unknown-property`).
+    pub unknown: Vec<&'a str>,
 }
 
 impl Ctx<'_> {
@@ -92,7 +94,8 @@ impl Ctx<'_> {
                     .help("remove the `(...)` before the node name"),
             );
         }
-        let mut reader = Reader { node, args: Vec::new(), props: BTreeMap::new(), children: Vec::new() };
+        let mut reader =
+            Reader { node, args: Vec::new(), props: BTreeMap::new(), children: Vec::new(), unknown: Vec::new() };
         for entry in node.entries() {
             if let Some(ty) = entry.ty() {
                 self.report(
@@ -138,6 +141,7 @@ impl Ctx<'_> {
                             .primary(self.span(key.span()), "unknown property")
                             .help(help),
                         );
+                        reader.unknown.push(key_text);
                     } else if let Some(first) = reader.props.get(key_text) {
                         self.report(
                             Diagnostic::new(Code::DuplicateProperty, format!("property `{key_text}` is given twice"))
@@ -189,7 +193,10 @@ impl Ctx<'_> {
     /// A required property; reports `missing-property` when absent.
     pub fn required<'a>(&mut self, reader: &Reader<'a>, key: &str) -> Option<&'a KdlEntry> {
         let entry = reader.props.get(key).copied();
-        if entry.is_none() {
+        // `brust=` is reported once, as the unknown property whose did-you-mean is `burst`:
+        // its consequence, the missing `burst=`, would only repeat it.
+        let misspelt = reader.unknown.iter().any(|u| did_you_mean(u, [key]).is_some());
+        if entry.is_none() && !misspelt {
             let what = reader.node.name().value();
             self.report(
                 Diagnostic::new(Code::MissingProperty, format!("`{what}` needs `{key}=`"))
