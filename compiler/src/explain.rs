@@ -46,7 +46,7 @@ pub fn stage(resolved: &Resolved, plan: &Plan, sources: &SourceSet, api: &str, e
     let api = &estate.apis[a];
     let environment = &estate.environments[stage.env];
     let account = &estate.accounts[resolved.env_account[stage.env]];
-    let tenant = &estate.tenants[resolved.account_tenant[resolved.env_account[stage.env]]];
+    let tenant = &estate.tenants[resolved.env_tenant(stage.env)];
     let deploy = &api.deploy[settings.deploy];
     let at = |span: Span| sources.location(span);
     let by = |origin: Origin| match origin {

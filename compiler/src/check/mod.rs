@@ -77,9 +77,14 @@ impl Scope<'_> {
     /// Indices into `Resolved::stages` of the stages in the tenant's environments.
     pub fn stages(&self) -> impl Iterator<Item = usize> + '_ {
         let resolved = self.resolved;
-        (0..resolved.stages.len())
-            .filter(move |&s| resolved.account_tenant[resolved.env_account[resolved.stages[s].env]] == self.tenant)
+        (0..resolved.stages.len()).filter(move |&s| resolved.env_tenant(resolved.stages[s].env) == self.tenant)
     }
+}
+
+/// Whether the tenant's compliance profile lists the policy `code` (the policies that warn the
+/// other tenants ask).
+pub fn lists_policy(resolved: &Resolved, tenant: usize, code: Code) -> bool {
+    resolved.tenant_profile(tenant).is_some_and(|p| p.policies.iter().any(|policy| policy.code.value == code.name()))
 }
 
 /// Runs every policy of every tenant's profile and applies the waivers.
@@ -98,12 +103,8 @@ pub fn check(resolved: &Resolved, today: Date, sink: &mut Diagnostics) {
         }
     }
     let shared_tokens = policies::jwt_shared_across_tenants::findings(resolved);
-    for (t, tenant) in resolved.estate.tenants.iter().enumerate() {
-        let Some(profile) =
-            tenant.compliance.as_ref().and_then(|c| resolved.estate.profiles.iter().find(|p| p.name.value == c.value))
-        else {
-            continue;
-        };
+    for t in 0..resolved.estate.tenants.len() {
+        let Some(profile) = resolved.tenant_profile(t) else { continue };
         for policy in &profile.policies {
             let Some(definition) = policies::find(&policy.code.value) else { continue };
             let scope = Scope { resolved, tenant: t, settings: &policy.settings, shared_tokens: &shared_tokens };

@@ -23,7 +23,7 @@ pub fn stage_filter(resolved: &Resolved, stage: &Stage) -> String {
 pub fn stage_tags(resolved: &Resolved, stage: &Stage) -> Vec<String> {
     let estate = &resolved.estate;
     let api = &estate.apis[stage.api];
-    let tenant = &estate.tenants[resolved.account_tenant[resolved.env_account[stage.env]]];
+    let tenant = &estate.tenants[resolved.env_tenant(stage.env)];
     let mut tags = vec![
         format!("tenant:{}", tenant.name.value),
         format!("env:{}", estate.environments[stage.env].name.value),
@@ -41,7 +41,7 @@ pub fn monitors(resolved: &Resolved, stage: &Stage) -> Vec<(&'static str, Value)
     let estate = &resolved.estate;
     let api = &estate.apis[stage.api];
     let env = &estate.environments[stage.env];
-    let tenant = &estate.tenants[resolved.account_tenant[resolved.env_account[stage.env]]];
+    let tenant = &estate.tenants[resolved.env_tenant(stage.env)];
     let filter = stage_filter(resolved, stage);
     let notify = resolved.platform().datadog.notify.value.join(" ");
     let prefix = format!("[{}][{}] {}", tenant.name.value, env.name.value, api.name.value);

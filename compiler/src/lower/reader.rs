@@ -53,8 +53,9 @@ pub struct Reader<'a> {
     pub props: BTreeMap<&'a str, &'a KdlEntry>,
     /// Children, in order; only names from the shape.
     pub children: Vec<&'a KdlNode>,
-    /// Properties the shape does not take (each already reported as `unknown-property`).
-    pub unknown: Vec<&'a str>,
+    /// The properties that the `unknown-property` diagnostics of this node suggested ("did you
+    /// mean `burst`?" for `brust=`).
+    pub suggested: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -95,7 +96,7 @@ impl Ctx<'_> {
             );
         }
         let mut reader =
-            Reader { node, args: Vec::new(), props: BTreeMap::new(), children: Vec::new(), unknown: Vec::new() };
+            Reader { node, args: Vec::new(), props: BTreeMap::new(), children: Vec::new(), suggested: Vec::new() };
         for entry in node.entries() {
             if let Some(ty) = entry.ty() {
                 self.report(
@@ -141,7 +142,7 @@ impl Ctx<'_> {
                             .primary(self.span(key.span()), "unknown property")
                             .help(help),
                         );
-                        reader.unknown.push(key_text);
+                        reader.suggested.extend(did_you_mean(key_text, shape.props.iter().copied()).map(str::to_owned));
                     } else if let Some(first) = reader.props.get(key_text) {
                         self.report(
                             Diagnostic::new(Code::DuplicateProperty, format!("property `{key_text}` is given twice"))
@@ -195,7 +196,7 @@ impl Ctx<'_> {
         let entry = reader.props.get(key).copied();
         // `brust=` is reported once, as the unknown property whose did-you-mean is `burst`:
         // its consequence, the missing `burst=`, would only repeat it.
-        let misspelt = reader.unknown.iter().any(|u| did_you_mean(u, [key]).is_some());
+        let misspelt = reader.suggested.iter().any(|s| s == key);
         if entry.is_none() && !misspelt {
             let what = reader.node.name().value();
             self.report(

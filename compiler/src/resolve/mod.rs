@@ -18,7 +18,7 @@ pub mod stage;
 use std::collections::BTreeMap;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::model::{Date, Estate, Name, ParamValue, Platform, RefKind, Region, Spanned, Tier};
+use crate::model::{Date, Estate, Name, ParamValue, Platform, Profile, RefKind, Region, Spanned, Tier};
 use crate::source::Span;
 
 pub use baselines::Instance;
@@ -104,10 +104,21 @@ impl Resolved {
     pub fn env_region(&self, env: usize) -> &Region {
         self.account_region(self.env_account[env])
     }
+
+    /// Index into `Estate::tenants` of an environment's tenant (its account's).
+    pub fn env_tenant(&self, env: usize) -> usize {
+        self.account_tenant[self.env_account[env]]
+    }
+
+    /// The compliance profile of a tenant, when it names one.
+    pub fn tenant_profile(&self, tenant: usize) -> Option<&Profile> {
+        let name = self.estate.tenants[tenant].compliance.as_ref()?;
+        self.estate.profiles.iter().find(|p| p.name.value == name.value)
+    }
 }
 
-/// Resolves every reference; `None` when the estate has errors (the reasons in `sink`) or no
-/// platform.
+/// Resolves every reference; `None` without a platform. A resolution with errors (the reasons
+/// in `sink`) is not `clean`.
 pub fn resolve(mut estate: Estate, today: Date, sink: &mut Diagnostics) -> Option<Resolution> {
     let errors_before = sink.error_count();
     let profiles = index(&estate.profiles, |p| &p.name);

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::{Host, Scope, Violation};
+use crate::check::{Host, Scope, Violation, lists_policy};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Severity};
 use crate::model::JwtIssuer;
 use crate::resolve::{Resolved, Stage};
@@ -27,16 +27,6 @@ pub struct Finding {
     pub diagnostic: Diagnostic,
 }
 
-/// Whether the tenant's compliance profile lists the policy.
-fn lists_policy(resolved: &Resolved, tenant: usize) -> bool {
-    let estate = &resolved.estate;
-    let profile = estate.tenants[tenant]
-        .compliance
-        .as_ref()
-        .and_then(|c| estate.profiles.iter().find(|p| p.name.value == c.value));
-    profile.is_some_and(|p| p.policies.iter().any(|policy| policy.code.value == Code::JwtSharedAcrossTenants.name()))
-}
-
 /// The issuer (without a trailing `/`, which names the same issuer) and audience of a stage's
 /// OIDC `jwt`.
 fn token(stage: &Stage) -> Option<(&str, &str)> {
@@ -46,10 +36,6 @@ fn token(stage: &Stage) -> Option<(&str, &str)> {
     }
 }
 
-fn tenant_of(resolved: &Resolved, stage: &Stage) -> usize {
-    resolved.account_tenant[resolved.env_account[stage.env]]
-}
-
 /// Every finding of the estate, in stage order: one pass over the stages, whatever the number
 /// of tenants.
 pub fn findings(resolved: &Resolved) -> Vec<Finding> {
@@ -57,7 +43,7 @@ pub fn findings(resolved: &Resolved) -> Vec<Finding> {
     let mut first: BTreeMap<(&str, &str), BTreeMap<usize, usize>> = BTreeMap::new();
     for (s, stage) in resolved.stages.iter().enumerate() {
         if let Some(key) = token(stage) {
-            first.entry(key).or_default().entry(tenant_of(resolved, stage)).or_insert(s);
+            first.entry(key).or_default().entry(resolved.env_tenant(stage.env)).or_insert(s);
         }
     }
     let estate = &resolved.estate;
@@ -65,7 +51,7 @@ pub fn findings(resolved: &Resolved) -> Vec<Finding> {
     let mut found = Vec::new();
     for stage in &resolved.stages {
         let Some(key) = token(stage) else { continue };
-        let tenant = tenant_of(resolved, stage);
+        let tenant = resolved.env_tenant(stage.env);
         let Some(jwt) = &stage.settings.jwt else { continue };
         let Some((&other_tenant, &other)) = first[&key].iter().find(|(t, _)| **t != tenant) else { continue };
         let other = &resolved.stages[other];
@@ -101,7 +87,8 @@ pub fn findings(resolved: &Resolved) -> Vec<Finding> {
                 "the authorizer checks nothing that names the tenant: give one tenant's stages their own issuer or audience, a `jwt` inside `deploy \"{}\" {{ ... }}` (and each other environment of `{name}`); if the tenants are meant to share callers, waive `jwt-shared-across-tenants` with a reason",
                 env.name.value
             ));
-        let owner = [tenant, other_tenant].into_iter().find(|&t| lists_policy(resolved, t));
+        let owner =
+            [tenant, other_tenant].into_iter().find(|&t| lists_policy(resolved, t, Code::JwtSharedAcrossTenants));
         found.push(Finding { owner, api: stage.api, diagnostic });
     }
     found

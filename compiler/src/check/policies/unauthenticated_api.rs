@@ -3,7 +3,7 @@
 //! error (waivable); for every other tenant it is a warning, since such a stage is rarely meant.
 #![allow(clippy::indexing_slicing)] // Indices into the resolved estate come from `resolve` and are valid by construction; a bad one is a bug, reported as `internal-error`.
 
-use crate::check::{Host, Scope, Violation};
+use crate::check::{Host, Scope, Violation, lists_policy};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Severity};
 use crate::resolve::{Resolved, Stage};
 
@@ -40,12 +40,8 @@ pub fn check(scope: &Scope<'_>) -> Vec<Violation> {
 
 /// Warnings for the open stages of tenants whose profile does not hold the policy.
 pub fn warn(resolved: &Resolved, sink: &mut Diagnostics) {
-    let estate = &resolved.estate;
     for stage in &resolved.stages {
-        let tenant = &estate.tenants[resolved.account_tenant[resolved.env_account[stage.env]]];
-        let profile = tenant.compliance.as_ref().and_then(|c| estate.profiles.iter().find(|p| p.name.value == c.value));
-        let listed = profile
-            .is_some_and(|p| p.policies.iter().any(|policy| policy.code.value == Code::UnauthenticatedApi.name()));
+        let listed = lists_policy(resolved, resolved.env_tenant(stage.env), Code::UnauthenticatedApi);
         if !listed && open(resolved, stage) {
             let mut d = diagnostic(resolved, stage);
             d.severity = Severity::Warning;
