@@ -60,3 +60,43 @@ fn every_kdl_suite_input_compiles_without_panic_and_failures_are_syntax_errors()
     }
     assert!(failing >= 80, "only {failing} failing inputs");
 }
+
+/// A document's content without its formatting: names, type annotations, entries, children.
+fn content(document: &kdl::KdlDocument) -> String {
+    let mut document = document.clone();
+    document.clear_format_recursive();
+    document.to_string()
+}
+
+/// The scanner reads the suite as kdl does: every input kdl accepts is clean for it and parses
+/// (comments blanked) to the same content; every input it calls wrong, kdl refuses too, but
+/// for the one form KDL v2 forbids and kdl 6.7.1 accepts (a one-line `#"""..."""#`).
+#[test]
+fn the_scanner_reads_every_suite_input_as_kdl_does() {
+    let dir = suite();
+    let mut inputs: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("suite").filter_map(Result::ok).map(|e| e.path()).collect();
+    inputs.sort();
+    let (mut valid, mut refused) = (0, 0);
+    for input in &inputs {
+        let name = input.file_name().expect("name").to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(input) else { continue };
+        if idpc::parse::first_disallowed(&text).is_some() {
+            continue;
+        }
+        let scan = idpc::parse::scan::scan(&text, idpc::parse::MAX_DEPTH);
+        match kdl::KdlDocument::parse_v2(&text) {
+            Ok(expected) => {
+                if let Some(error) = &scan.error {
+                    assert!(text.contains("#\"\"\""), "{name}: kdl accepts it, the scanner says {error:?}");
+                    continue;
+                }
+                valid += 1;
+                let ours = idpc::parse::parse_quiet(&text).unwrap_or_else(|| panic!("{name}: refused"));
+                assert_eq!(content(&ours), content(&expected), "{name}: another document");
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(valid >= 200 && refused >= 60, "{valid} valid, {refused} refused");
+}

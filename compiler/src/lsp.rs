@@ -91,7 +91,16 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
                 if connection.handle_shutdown(&request).map_err(|e| e.to_string())? {
                     return Ok(());
                 }
-                let response = server.request(request);
+                // A bug in a lookup answers this request with an error; the server goes on.
+                let id = request.id.clone();
+                let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.request(request)))
+                    .unwrap_or_else(|_| {
+                        Response::new_err(
+                            id,
+                            ErrorCode::InternalError as i32,
+                            "idpc failed on this request (a bug in idpc; see the server's log)".to_owned(),
+                        )
+                    });
                 connection.sender.send(Message::Response(response)).map_err(|e| e.to_string())?;
             }
             Message::Notification(notification) => {
@@ -424,7 +433,7 @@ impl Server {
         let path = uri.to_file_path().ok()?;
         let file = text_file(self.text_of(&path)?);
         let offset = file.offset_utf16(position.line, position.character);
-        let document: KdlDocument = file.text.parse().ok()?;
+        let document: KdlDocument = crate::parse::parse_quiet(&file.text)?;
         let root = self.root_of(&path);
         let reference = find_reference(document.nodes(), None, offset)?;
         Some((root, reference, file))
@@ -485,7 +494,7 @@ impl Server {
             if !wanted || !text.contains(reference.name.as_str()) {
                 continue;
             }
-            let Ok(document) = text.parse::<KdlDocument>() else {
+            let Some(document) = crate::parse::parse_quiet(&text) else {
                 continue;
             };
             let found = document.nodes().iter().find(|node| {

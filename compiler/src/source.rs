@@ -107,42 +107,69 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column (in characters) of a byte offset. Lines end at `\n`, `\r\n`
+    /// or a lone `\r`, as in the Language Server Protocol and in miette's rendering (KDL's
+    /// other newlines, NEL, VT, FF, LS and PS, do not start a line in editors).
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let offset = (offset as usize).min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        (line, column)
+        let (line, start, offset) = self.line_of(offset as usize);
+        let column = self.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        (line + 1, column)
+    }
+
+    /// 0-based line, the byte offset its line starts at, and `offset` moved back to a
+    /// character boundary inside the text.
+    fn line_of(&self, offset: usize) -> (usize, usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = self.text.as_bytes().get(..offset).unwrap_or_default();
+        let (mut line, mut start) = (0, 0);
+        for (i, b) in before.iter().enumerate() {
+            let ends = *b == b'\n' || (*b == b'\r' && before.get(i + 1) != Some(&b'\n'));
+            if ends {
+                line += 1;
+                start = i + 1;
+            }
+        }
+        (line, start, offset)
     }
 
     /// 0-based line and UTF-16 column of a byte offset (the Language Server Protocol's
     /// positions); an offset inside a character counts from that character's start.
     pub fn line_col_utf16(&self, offset: u32) -> (u32, u32) {
-        let mut offset = (offset as usize).min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count();
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.encode_utf16().count());
+        let (line, start, offset) = self.line_of(offset as usize);
+        let column = self.text.get(start..offset).map_or(0, |s| s.encode_utf16().count());
         (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
     }
 
     /// The byte offset of a 0-based line and UTF-16 column, clamped to the line's end.
     pub fn offset_utf16(&self, line: u32, column: u32) -> usize {
+        let bytes = self.text.as_bytes();
+        let ends_at = |i: usize| match bytes.get(i) {
+            Some(b'\n') => Some(1),
+            Some(b'\r') => Some(if bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 }),
+            _ => None,
+        };
         let mut start = 0;
-        for _ in 0..line {
-            match self.text.get(start..).and_then(|rest| rest.find('\n')) {
-                Some(i) => start += i + 1,
-                None => return self.text.len(),
+        let mut i = 0;
+        let mut seen = 0;
+        while seen < line {
+            if i >= bytes.len() {
+                return self.text.len();
+            }
+            match ends_at(i) {
+                Some(n) => {
+                    i += n;
+                    seen += 1;
+                    start = i;
+                }
+                None => i += 1,
             }
         }
         let mut units = 0;
         for (i, c) in self.text.get(start..).unwrap_or("").char_indices() {
-            if c == '\n' || units >= column as usize {
+            if c == '\n' || c == '\r' || units >= column as usize {
                 return start + i;
             }
             units += c.len_utf16();
@@ -305,6 +332,10 @@ mod tests {
         check("a\nbc", 3, (2, 2));
         check("é x", 3, (1, 3));
         check("a", 99, (1, 2));
+        // A lone carriage return ends a line (as in editors and miette); CRLF is one break.
+        check("a\rbc", 3, (2, 2));
+        check("a\r\nbc", 4, (2, 2));
+        check("a\u{2028}bc", 5, (1, 4));
     }
 
     #[test]

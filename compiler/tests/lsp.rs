@@ -381,3 +381,51 @@ fn files_changed_on_disk_recheck_the_estate_when_the_client_watches_them() {
     assert!(diagnostics.iter().any(|d| d["code"] == "unknown-environment"), "{diagnostics:?}");
     editor.stop();
 }
+
+/// The inputs that once aborted the process (kdl's recursion past the stack, reached after
+/// text the old nesting pre-scan read differently from kdl): typed into an open document, each
+/// gives a diagnostic on that document, hover and definition on it answer, and the server
+/// goes on to clear the diagnostics when the text is fixed.
+#[test]
+fn the_server_survives_every_document_that_once_aborted_it() {
+    let (_dir, root) = estate();
+    let mut editor = Editor::start(&root);
+    let path = root.join("apis/payments.kdl");
+    let uri = url(&path);
+    let good = std::fs::read_to_string(&path).expect("payments.kdl");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "kdl", "version": 1, "text": good } }),
+    );
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    let triggers = [
+        ("x \"an unterminated string\n".to_owned() + &"x {\n".repeat(3_000), "syntax-error"),
+        ("// a comment ended by a carriage return\r".to_owned() + &"x {".repeat(3_000), "nesting-too-deep"),
+        ("x \"\\q\" ".to_owned() + &"{".repeat(20_000), "syntax-error"),
+        ("a\"".to_owned() + &"{".repeat(20_000) + "\"", "syntax-error"),
+        ("/* ".to_owned() + &"* ".repeat(200_000), "syntax-error"),
+        ("x {\n".repeat(100) + &"}\n".repeat(100), "nesting-too-deep"),
+    ];
+    for (version, (tail, code)) in triggers.iter().enumerate() {
+        let text = format!("{good}\n{tail}");
+        editor.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": version + 2 }, "contentChanges": [{ "text": text }] }),
+        );
+        let diagnostics = editor.diagnostics_for(&uri);
+        assert!(diagnostics.iter().any(|d| d["code"] == *code), "{code}: {diagnostics:?}");
+        let position = position_of(&text, "\"accounts\"");
+        let hover =
+            editor.request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": position }));
+        assert!(hover.get("result").is_some(), "{hover}");
+        let definition =
+            editor.request("textDocument/definition", json!({ "textDocument": { "uri": uri }, "position": position }));
+        assert!(definition.get("result").is_some(), "{definition}");
+    }
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 100 }, "contentChanges": [{ "text": good }] }),
+    );
+    assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
+    editor.stop();
+}
