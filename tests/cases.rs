@@ -95,6 +95,9 @@ fn run_ok(name: &str, dir: &Path) -> Result<(), Failed> {
     if compilation.has_errors() {
         return Err(format!("ok case has errors:\n{rendered}").into());
     }
+    if let Some(bad) = idpc_tests::bad_label(&compilation) {
+        return Err(bad.into());
+    }
     let output = compilation.output.as_ref().ok_or("no output")?;
     snapshot(name, "diagnostics", &rendered);
     snapshot(name, "manifest.json", &String::from_utf8_lossy(&output.manifest));
@@ -140,10 +143,8 @@ fn run_err(name: &str, dir: &Path) -> Result<(), Failed> {
     if compilation.has_errors() && compilation.output.is_some() {
         return Err("an estate with errors produced output".into());
     }
-    for diagnostic in &compilation.diagnostics {
-        if diagnostic.labels.is_empty() && diagnostic.code != Code::MissingPlatform {
-            return Err(format!("`{}` has no source label", diagnostic.code).into());
-        }
+    if let Some(bad) = idpc_tests::bad_label(&compilation) {
+        return Err(bad.into());
     }
     snapshot(name, "diagnostics", &rendered);
     Ok(())

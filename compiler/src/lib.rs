@@ -109,11 +109,12 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
         let largest = files.iter().max_by_key(|f| f.bytes.len());
         let mut diagnostic = Diagnostic::new(
             Code::EstateTooLarge,
-            format!("the estate's files add up to {total} bytes; the limit is 64 MiB"),
+            format!("the estate's files add up to more than 64 MiB ({total} bytes read before stopping)"),
         )
         .help("check that the estate folder holds only spec files; generated files belong elsewhere");
         if let Some(largest) = largest {
-            let file = sources.add(&largest.path, String::from_utf8_lossy(&largest.bytes).into_owned(), FileKind::Spec);
+            let head = largest.bytes.get(..4096).unwrap_or(&largest.bytes);
+            let file = sources.add(&largest.path, String::from_utf8_lossy(head).into_owned(), FileKind::Spec);
             diagnostic =
                 diagnostic.primary(Span::new(file, 0, 0), format!("the largest file, {} bytes", largest.bytes.len()));
         }
@@ -124,30 +125,36 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
         let Some(kind) = source::classify(&raw.path) else {
             continue;
         };
+        // Size first: `load_estate` reads a file only up to one byte past the limit, so the
+        // bytes may end inside a character.
+        if raw.bytes.len() > source::MAX_FILE_BYTES {
+            let head = raw.bytes.get(..4096).unwrap_or(&raw.bytes);
+            let file = sources.add(&raw.path, String::from_utf8_lossy(head).into_owned(), kind);
+            sink.push(
+                Diagnostic::new(
+                    Code::FileTooLarge,
+                    format!("`{}` is larger than 1 MiB, the limit for one file", raw.path),
+                )
+                .primary(Span::new(file, 0, 0), "file starts here")
+                .help("split the file; no estate file needs to be this large"),
+            );
+            continue;
+        }
         let text = match String::from_utf8(raw.bytes.clone()) {
             Ok(text) => text,
             Err(error) => {
                 let at = error.utf8_error().valid_up_to();
                 let file = sources.add(&raw.path, String::from_utf8_lossy(&raw.bytes).into_owned(), kind);
+                // In the lossy text the bad bytes are one U+FFFD (3 bytes) at the same offset.
                 sink.push(
                     Diagnostic::new(Code::InvalidUtf8, format!("`{}` is not UTF-8 text", raw.path))
-                        .primary(Span::new(file, at, at + 1), "invalid byte")
+                        .primary(Span::new(file, at, at + '\u{fffd}'.len_utf8()), "invalid byte")
                         .help("save the file as UTF-8"),
                 );
                 continue;
             }
         };
-        let size = text.len();
-        let file = sources.add(&raw.path, text, kind);
-        if size > source::MAX_FILE_BYTES {
-            sink.push(
-                Diagnostic::new(Code::FileTooLarge, format!("`{}` is {size} bytes; the limit is 1 MiB", raw.path))
-                    .primary(Span::new(file, 0, 0), "file starts here")
-                    .help("split the file; no estate file needs to be this large"),
-            );
-            continue;
-        }
-        documents.push(file);
+        documents.push(sources.add(&raw.path, text, kind));
     }
     for (path, kind, text) in stdlib::FILES {
         documents.push(sources.add(*path, *text, *kind));
@@ -197,7 +204,13 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
         }
     }
     stdlib_parts.extend(estate_parts);
-    let estate = lower::merge(stdlib_parts, !unreadable, &mut sink);
+    // The estate's root file: the spec file nearest the estate folder, first by path.
+    let root = sources
+        .iter()
+        .filter(|(_, f)| f.kind == FileKind::Spec && !f.path.starts_with(stdlib::PREFIX))
+        .min_by_key(|(_, f)| (f.path.matches('/').count(), f.path.clone()))
+        .map(|(id, _)| id);
+    let estate = lower::merge(stdlib_parts, !unreadable, root, &mut sink);
 
     // A file that could not be read at all hides its declarations: resolving the rest would
     // only report references to them as unknown.

@@ -425,7 +425,7 @@ impl Server {
         if let Some(text) = self.open.get(path) {
             return Some(text.clone());
         }
-        std::fs::read_to_string(path).ok()
+        source::read_bounded(path).ok().and_then(|bytes| String::from_utf8(bytes).ok())
     }
 
     /// The reference under the cursor (what it names and its kind), with the document it is in.
@@ -654,7 +654,7 @@ fn declares_platform(folder: &Path, open: &BTreeMap<PathBuf, String>, depth: usi
         }
         let text = match open.get(entry.path()) {
             Some(text) => text.clone(),
-            None => std::fs::read_to_string(entry.path()).unwrap_or_default(),
+            None => source::read_bounded(entry.path()).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default(),
         };
         if text.lines().any(|line| {
             let rest = line.strip_prefix("platform").unwrap_or("");

@@ -621,3 +621,37 @@ fn the_explain_url_base_comes_from_the_environment() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
     assert_eq!(json["diagnostics"][0]["url"], "https://docs.bank.example/idpc/unknown-environment");
 }
+
+/// Sizes are enforced before reading: a sparse 2 GiB file (no disk used) is `file-too-large`,
+/// not read whole (it was: 10.5 s and 4.2 GB, then only `estate-too-large`), and an estate of
+/// many large files is refused after reading just past its limit.
+#[test]
+fn sizes_are_checked_before_the_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = dir.path().join("estate");
+    std::fs::create_dir_all(&estate).unwrap();
+    let base = std::fs::read_to_string(repo().join("tests/cases/ok/minimal/main.kdl")).unwrap();
+    std::fs::write(estate.join("main.kdl"), &base).unwrap();
+    let sparse = std::fs::File::create(estate.join("sparse.kdl")).unwrap();
+    sparse.set_len(2 << 30).unwrap();
+    drop(sparse);
+    let files = idpc::source::load_estate(&estate).unwrap();
+    let read = files.iter().find(|f| f.path == "sparse.kdl").unwrap();
+    assert_eq!(read.bytes.len(), idpc::source::MAX_FILE_BYTES + 1);
+    let result = idpc(&["check", estate.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    assert!(stderr(&result).contains("file-too-large"), "{}", stderr(&result));
+    assert!(!stderr(&result).contains("estate-too-large"), "{}", stderr(&result));
+    std::fs::remove_file(estate.join("sparse.kdl")).unwrap();
+
+    for i in 0..100 {
+        let file = std::fs::File::create(estate.join(format!("pad{i:03}.kdl"))).unwrap();
+        file.set_len(1 << 20).unwrap();
+    }
+    let files = idpc::source::load_estate(&estate).unwrap();
+    let total: usize = files.iter().map(|f| f.bytes.len()).sum();
+    assert!(total <= idpc::source::MAX_ESTATE_BYTES + (2 << 20), "{total} bytes read");
+    let result = idpc(&["check", estate.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    assert!(stderr(&result).contains("estate-too-large"), "{}", stderr(&result));
+}

@@ -51,3 +51,34 @@ pub fn locations(compilation: &Compilation) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Every label of every diagnostic is a real range of its file: start <= end, both on
+/// character boundaries, inside the text, in a file of the compilation; every diagnostic has a
+/// primary label. The first violation, described.
+pub fn bad_label(compilation: &Compilation) -> Option<String> {
+    for diagnostic in &compilation.diagnostics {
+        if diagnostic.primary_span().is_none() {
+            return Some(format!("`{}` has no primary label: {}", diagnostic.code, diagnostic.message));
+        }
+        for label in &diagnostic.labels {
+            let span = label.span;
+            let Some(file) = compilation.sources.file(span.file) else {
+                return Some(format!("`{}`: a label in no file", diagnostic.code));
+            };
+            let (start, end) = (span.start as usize, span.end as usize);
+            if start > end
+                || end > file.text.len()
+                || !file.text.is_char_boundary(start)
+                || !file.text.is_char_boundary(end)
+            {
+                return Some(format!(
+                    "`{}`: label {start}..{end} is not a range of {} ({} bytes)",
+                    diagnostic.code,
+                    file.path,
+                    file.text.len()
+                ));
+            }
+        }
+    }
+    None
+}

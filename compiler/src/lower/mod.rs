@@ -39,8 +39,8 @@ pub struct ParsedFile<'a> {
 pub struct FilePart {
     /// `platform` nodes lowered.
     pub platforms: Vec<Platform>,
-    /// `platform` nodes written (lowered or not).
-    pub platform_nodes: usize,
+    /// The name of every `platform` node written (lowered or not).
+    pub platform_nodes: Vec<Span>,
     /// Tenants.
     pub tenants: Vec<crate::model::Tenant>,
     /// Accounts.
@@ -63,7 +63,7 @@ pub struct FilePart {
 /// every file of the estate is among `files` (else a missing platform is not reported).
 pub fn lower(files: &[ParsedFile<'_>], complete: bool, sink: &mut Diagnostics) -> Estate {
     let parts: Vec<FilePart> = files.iter().map(|parsed| lower_file(parsed, sink)).collect();
-    merge(parts, complete, sink)
+    merge(parts, complete, files.iter().find(|f| f.kind == FileKind::Spec).map(|f| f.file), sink)
 }
 
 /// Lowers one file on its own.
@@ -75,7 +75,9 @@ pub fn lower_file(parsed: &ParsedFile<'_>, sink: &mut Diagnostics) -> FilePart {
             for node in parsed.document.nodes() {
                 let lowered = match node.name().value() {
                     "platform" => {
-                        part.platform_nodes += 1;
+                        // The platform's name where it has one (as a lowered platform reports).
+                        let name = node.entries().iter().find(|e| e.name().is_none());
+                        part.platform_nodes.push(name.map_or_else(|| ctx.name_span(node), |e| ctx.value_span(e)));
                         ctx.platform(node).map(|p| part.platforms.push(p))
                     }
                     "tenant" => ctx.tenant(node).map(|t| part.tenants.push(t)),
@@ -141,14 +143,15 @@ pub fn lower_file(parsed: &ParsedFile<'_>, sink: &mut Diagnostics) -> FilePart {
 }
 
 /// Merges the files' parts, in file order, into one estate: one platform, every kind sorted
-/// by name and unique.
-pub fn merge(parts: Vec<FilePart>, complete: bool, sink: &mut Diagnostics) -> Estate {
+/// by name and unique. A missing platform is reported at the start of `root`, the estate's
+/// first file.
+pub fn merge(parts: Vec<FilePart>, complete: bool, root: Option<FileId>, sink: &mut Diagnostics) -> Estate {
     let mut estate = Estate::default();
     let mut platforms = Vec::new();
-    let mut platform_nodes = 0usize;
+    let mut platform_nodes = Vec::new();
     for part in parts {
         platforms.extend(part.platforms);
-        platform_nodes += part.platform_nodes;
+        platform_nodes.extend(part.platform_nodes);
         estate.tenants.extend(part.tenants);
         estate.accounts.extend(part.accounts);
         estate.environments.extend(part.environments);
@@ -167,23 +170,27 @@ pub fn merge(parts: Vec<FilePart>, complete: bool, sink: &mut Diagnostics) -> Es
             estate.broken.insert((kind, name));
         }
     }
-    let mut platforms = platforms.into_iter();
-    estate.platform = platforms.next();
-    if let Some(first) = &estate.platform {
-        for extra in platforms {
+    estate.platform = platforms.into_iter().next();
+    // Every platform node after the first is a second platform, lowered or not (one with
+    // errors is still a second platform, and merging it is the fix).
+    if let Some((first, extras)) = platform_nodes.split_first() {
+        for extra in extras {
             sink.push(
                 Diagnostic::new(Code::DuplicatePlatform, "the estate declares a second platform")
-                    .primary(extra.name.span, "second platform")
-                    .secondary(first.name.span, "first platform")
+                    .primary(*extra, "second platform")
+                    .secondary(*first, "first platform")
                     .help("an estate has exactly one platform; merge the two"),
             );
         }
     }
-    if platform_nodes == 0 && complete {
-        sink.push(
-            Diagnostic::new(Code::MissingPlatform, "the estate has no platform")
-                .help("add `platform \"name\" { management-account \"...\"; region \"...\"; datadog site=\"...\" notify=\"@...\" }` to one file"),
+    if platform_nodes.is_empty() && complete {
+        let mut diagnostic = Diagnostic::new(Code::MissingPlatform, "the estate has no platform").help(
+            "add `platform \"name\" { management-account \"...\"; region \"...\"; datadog site=\"...\" notify=\"@...\" }` to one file",
         );
+        if let Some(root) = root {
+            diagnostic = diagnostic.primary(Span::new(root, 0, 0), "no file of the estate declares `platform`");
+        }
+        sink.push(diagnostic);
     }
     unique(&mut estate.tenants, |t| &t.name, "tenant", sink);
     unique(&mut estate.accounts, |a| &a.name, "account", sink);
