@@ -71,7 +71,8 @@ pub fn check(resolved: &Resolved, sink: &mut Diagnostics) {
         };
         let a = resolved.env_account[e];
         let region = resolved.env_region(e);
-        stage::check_domain(gateway, &estate.accounts[a], region, env.name.value.as_str(), None, sink);
+        let region_at = resolved.region_written(a);
+        stage::check_domain(gateway, &estate.accounts[a], (region, region_at), env.name.value.as_str(), None, sink);
         created.push(Created {
             domain: gateway,
             place: (a, region.as_str()),

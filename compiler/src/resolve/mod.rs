@@ -88,6 +88,14 @@ impl Resolved {
         a.region.as_ref().or(tenant.region.as_ref()).map_or(&self.platform().region.value, |r| &r.value)
     }
 
+    /// Where an account's region was written: the account's `region`, else its tenant's, else
+    /// the platform's.
+    pub fn region_written(&self, account: usize) -> Span {
+        let a = &self.estate.accounts[account];
+        let tenant = &self.estate.tenants[self.account_tenant[account]];
+        a.region.as_ref().or(tenant.region.as_ref()).map_or(self.platform().region.span, |r| r.span)
+    }
+
     /// The baseline instances applied to `owner`, with their indices (a binary search: the
     /// instances are sorted by owner).
     pub fn instances_of(&self, owner: Owner) -> impl Iterator<Item = (usize, &Instance)> {

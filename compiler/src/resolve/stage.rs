@@ -159,7 +159,7 @@ pub fn account_zone(account: &Account) -> Option<&str> {
 pub fn check_domain(
     domain: &CustomDomain,
     account: &Account,
-    region: &Region,
+    region: (&Region, Span),
     user: &str,
     target: Option<Span>,
     sink: &mut Diagnostics,
@@ -276,7 +276,7 @@ pub fn settings(estate: &Estate, place: Place, sink: &mut Diagnostics) -> Option
         (None, None) => Setting::new(platform.region.value.clone(), Origin::Platform, platform.region.span),
     };
     let account_id = account.id.as_ref().map(|id| id.value.0.clone());
-    let at = Where { estate, place, region: &region.value };
+    let at = Where { estate, place, region: (&region.value, region.span) };
 
     // A `deploy` block's value replaces the API's for this stage only.
     let written = match (&deploy.backend, &api.backend) {
@@ -370,7 +370,8 @@ pub fn settings(estate: &Estate, place: Place, sink: &mut Diagnostics) -> Option
 struct Where<'a> {
     estate: &'a Estate,
     place: Place,
-    region: &'a Region,
+    /// The stage's region and where it was written (account, tenant or platform).
+    region: (&'a Region, Span),
 }
 
 impl Where<'_> {
@@ -479,14 +480,15 @@ fn endpoint(at: &Where<'_>, sink: &mut Diagnostics) -> Option<Endpoint> {
 
 /// Whether `arn` names `account` (where its id is known) and `region`; reports
 /// `region-mismatch`, `account-mismatch` or `requested-account-reference` otherwise. `user` names
-/// the stage's or the environment's place in messages; `target` is the `deploy` entry that
-/// put a stage there.
+/// the stage's or the environment's place in messages; `region` comes with the line that
+/// decided it (a region mismatch is often that line's mistake: both are shown); `target` is
+/// the `deploy` entry that put a stage there.
 #[allow(clippy::too_many_arguments)]
 pub fn own_arn(
     arn: &Arn,
     span: Span,
     what: &str,
-    region: &Region,
+    (region, region_at): (&Region, Span),
     account: &Account,
     user: &str,
     target: Option<Span>,
@@ -504,7 +506,10 @@ pub fn own_arn(
                 format!("the {what} is in {}, but `{user}` is in {region}", arn.region),
             )
             .primary(span, format!("{what} in {}", arn.region))
-            .help(format!("use a {what} of {region}, the region of `{user}`")),
+            .secondary(region_at, format!("`{user}` is in {region} because of this line"))
+            .help(format!(
+                "use a {what} of {region}, the region of `{user}`, or correct the region if it is the mistake"
+            )),
         ));
         ok = false;
     }
