@@ -592,7 +592,7 @@ fn each_deployment_rule_catches_what_it_forbids() {
             literal_arns_are_of_the_stack,
             edited("stacks/idpc-gateway-acme-prod.json", &|t| {
                 *t.pointer_mut("/Resources/DomainName/Properties/RegionalCertificateArn").unwrap() =
-                    Value::from("arn:aws:acm:eu-west-1:222222222222:certificate/0f1e2d3c");
+                    Value::from("arn:aws:acm:eu-west-1:222222222222:certificate/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b");
             }),
         ),
         (

@@ -87,7 +87,7 @@ account "bank-{t}-dev" tenant="bank-{t}" {dev_account} {{
 
 environment "bank-{t}-prod" account="bank-{t}-prod" tier="production" {{
     baseline "deployments"
-    gateway "api.bank-{t}.example" certificate="arn:aws:acm:{region}:{prod}:certificate/gateway-{t}" {{
+    gateway "api.bank-{t}.example" certificate="arn:aws:acm:{region}:{prod}:certificate/{t:08x}-0000-4000-8000-00000000a11e" {{
         mtls truststore="s3://bank-{t}-truststores/prod/truststore.pem"
     }}
 }}

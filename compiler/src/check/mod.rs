@@ -236,7 +236,7 @@ environment "test" account="a" tier="test"
             "jwt issuer",
             "mtls truststore=\"s3://bucket-x/t.pem\"\n        allow-ip \"0.0.0.0/0\"\n        jwt issuer",
         );
-        let api = api.replace("    deploy \"prod\"", "    deploy \"prod\"\n    domain \"svc.example.com\" certificate=\"arn:aws:acm:eu-west-1:222222222222:certificate/x\"");
+        let api = api.replace("    deploy \"prod\"", "    deploy \"prod\"\n    domain \"svc.example.com\" certificate=\"arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-4000-8000-000000000000\"");
         let waiver = r#"waive "allow-ip-any" reason="open banking endpoint" until="2027-03-31""#;
         assert_eq!(
             severities(&api.replace("WAIVER", waiver), "2026-11-28"),

@@ -435,13 +435,16 @@ impl Ctx<'_> {
 
     /// Refuses an IPv6 range in an allow-list: a REST API's regional endpoint (idpc's, with its
     /// custom domain) is reached over IPv4 only, so `aws:SourceIp` is always an IPv4 address and
-    /// an IPv6 range matches no caller. An IPv4-mapped range (`::ffff:a.b.c.d/n`) is shown as
-    /// the IPv4 range it stands for.
+    /// an IPv6 range matches no caller. An IPv4-mapped or IPv4-compatible range
+    /// (`::ffff:a.b.c.d/n`, `::a.b.c.d/n`) is shown as the IPv4 range it stands for.
     fn ipv6_allow_ip(&mut self, net: &Spanned<ipnet::IpNet>, v6: ipnet::Ipv6Net) {
-        let mapped = v6.network().to_ipv4_mapped().filter(|_| v6.prefix_len() >= 96);
+        // `to_ipv4` reads both IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible
+        // (`::a.b.c.d`) addresses.
+        let mapped = v6.network().to_ipv4().filter(|_| v6.prefix_len() >= 96);
+        let form = if v6.network().to_ipv4_mapped().is_some() { "IPv4-mapped" } else { "IPv4-compatible" };
         let help = match mapped {
             Some(v4) => format!(
-                "this is the IPv4 range {v4}/{}, written as IPv4-mapped IPv6: write \"{v4}/{}\"",
+                "this is the IPv4 range {v4}/{}, written as {form} IPv6: write \"{v4}/{}\"",
                 v6.prefix_len() - 96,
                 v6.prefix_len() - 96
             ),
@@ -767,6 +770,11 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
             segments.push(Segment::Param(name.into()));
         } else if let Some(name) = part.strip_prefix(':') {
             return Err(format!("`{part}` is not a parameter: write `{{{name}}}`"));
+        } else if *part == "." || *part == ".." {
+            // Clients and proxies resolve dot segments before a request leaves (RFC 3986
+            // 5.2.4): `/a/../admin` is requested as `/admin`, so such a route's scopes and
+            // allow-list would guard a path no caller reaches.
+            return Err(format!("segment `{part}` is a dot segment, which clients remove before sending"));
         } else if part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
             segments.push(Segment::Literal((*part).into()));
         } else {
@@ -795,6 +803,9 @@ mod tests {
         check("accounts", Err("does not start with `/`"));
         check("/accounts/", Err("ends with `/`"));
         check("/a//b", Err("has an empty segment `//`"));
+        check("/a/../admin", Err("segment `..` is a dot segment, which clients remove before sending"));
+        check("/a/./b", Err("segment `.` is a dot segment, which clients remove before sending"));
+        check("/v1.2/a", Ok(2));
         check("/a/{1x}", Err("`{1x}` is not a parameter name"));
         check("/a/{id}/{id}", Err("parameter `id` appears twice"));
         check("/a b", Err("segment `a b` has a character API Gateway refuses"));

@@ -51,9 +51,20 @@ impl Ctx<'_> {
         }
     }
 
-    /// An `https://` URL with a host and no credentials, query or fragment.
+    /// An `https://` URL with a host and no credentials, query or fragment, written with only
+    /// the characters RFC 3986 allows (the `url` crate would silently drop a tab or newline and
+    /// percent-encode a space or quote: the artifact would then hold another URL).
     pub fn https_url(&mut self, value: Spanned<String>, what: &str) -> Option<Spanned<String>> {
+        let stray = value.value.chars().find(|c| !c.is_ascii_graphic() || "\"<>\\^`{|}".contains(*c));
         let problem = match url::Url::parse(&value.value) {
+            _ if stray.is_some() => stray.map(|c| {
+                let name = match c {
+                    ' ' => "a space".to_owned(),
+                    c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+                    c => format!("`{c}`"),
+                };
+                format!("{name} is not allowed in a URL; percent-encode it if it belongs there")
+            }),
             Err(e) => Some(format!("not a URL: {e}")),
             Ok(u) if u.scheme() != "https" => Some(format!("scheme `{}`; only https is allowed", u.scheme())),
             Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("no host".to_owned()),
@@ -64,7 +75,7 @@ impl Ctx<'_> {
         match problem {
             None => Some(Spanned::new(value.value.trim_end_matches('/').to_owned(), value.span)),
             Some(problem) => {
-                let message = format!("{what} `{}` is not a valid https URL", value.value);
+                let message = format!("{what} `{}` is not a valid https URL", value.value.escape_debug());
                 self.bad(
                     Code::BadUrl,
                     &value,
@@ -102,7 +113,12 @@ impl Ctx<'_> {
                     && resource.starts_with(resource_prefix)
                     && resource.len() > resource_prefix.len()
                     && AccountId::parse(account).is_some()
-                    && resource.bytes().all(|b| b.is_ascii_graphic()) =>
+                    && resource.bytes().all(|b| b.is_ascii_graphic())
+                    && resource_id_valid(
+                        service,
+                        region,
+                        resource.get(resource_prefix.len()..).unwrap_or_default(),
+                    ) =>
             {
                 Region::parse(region).map(|region| Arn {
                     text: value.value.clone(),
@@ -245,6 +261,31 @@ impl Ctx<'_> {
     }
 }
 
+/// Whether `id` is the resource id of a `service` ARN in `region`, by its service's grammar:
+/// an ACM certificate id is a UUID (8-4-4-4-12 lower-case hex digits); a Cognito user pool id
+/// is `<region>_<letters and digits>` (55 characters at most). Lambda function names are
+/// checked where the function is (`lambda_name_problem`).
+pub fn resource_id_valid(service: &str, region: &str, id: &str) -> bool {
+    match service {
+        "acm" => {
+            let groups: Vec<&str> = id.split('-').collect();
+            groups.len() == 5
+                && groups
+                    .iter()
+                    .zip([8, 4, 4, 4, 12])
+                    .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        }
+        "cognito-idp" => {
+            id.len() <= 55
+                && id
+                    .strip_prefix(region)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .is_some_and(|pool| !pool.is_empty() && pool.bytes().all(|b| b.is_ascii_alphanumeric()))
+        }
+        _ => true,
+    }
+}
+
 /// Whether `text` is `s3://bucket/key` with a valid bucket name and a non-empty key.
 pub fn valid_s3_uri(text: &str) -> bool {
     let Some(rest) = text.strip_prefix("s3://") else {
@@ -257,7 +298,12 @@ pub fn valid_s3_uri(text: &str) -> bool {
         && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
         && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
-    bucket_ok && !key.is_empty() && !key.ends_with('/') && key.chars().all(|c| !c.is_control())
+    // Keys: printable ASCII without the characters S3's guidelines say to avoid
+    // (`\\ { ^ } % ` ] " > [ ~ < # |`) nor spaces; every key idpc reads is a file name.
+    bucket_ok
+        && !key.is_empty()
+        && !key.ends_with('/')
+        && key.chars().all(|c| c.is_ascii_graphic() && !"\\{^}%`]\">[~<#|".contains(c))
 }
 
 /// Whether `text` is a lower-case FQDN: 2+ labels of `[a-z0-9-]`, each 1-63 long, 253 in all.
@@ -285,6 +331,19 @@ mod tests {
         assert!(!valid_s3_uri("s3://Acme/x"));
         assert!(!valid_s3_uri("https://acme/x"));
         assert!(!valid_s3_uri("s3://ab/x"));
+        assert!(!valid_s3_uri("s3://acme-truststores/a b.pem"));
+        assert!(!valid_s3_uri("s3://acme-truststores/a\"}.pem"));
+        assert!(!valid_s3_uri("s3://acme-truststores/a\r\n.pem"));
+    }
+
+    #[test]
+    fn resource_ids() {
+        assert!(resource_id_valid("acm", "eu-west-1", "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"));
+        assert!(!resource_id_valid("acm", "eu-west-1", "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5"));
+        assert!(!resource_id_valid("acm", "eu-west-1", "</script>${AWS::AccountId}"));
+        assert!(resource_id_valid("cognito-idp", "eu-west-1", "eu-west-1_AbC123"));
+        assert!(!resource_id_valid("cognito-idp", "eu-west-1", "eu-central-1_AbC123"));
+        assert!(!resource_id_valid("cognito-idp", "eu-west-1", "eu-west-1_a-b"));
     }
 
     #[test]
