@@ -487,6 +487,18 @@ fn budgets_count_in_usd(files: &BTreeMap<String, Value>) -> Vec<String> {
 }
 
 /// The problem `check` finds with each resource of every built stack, as `stack: id problem`.
+/// No emitted resource opens its account (`insecure-resource`, the rules idpc applies to every
+/// baseline as it renders), in every stack, idpc's own stage and gateway stacks included.
+fn no_resource_opens_its_account(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, template) in files.iter().filter(|(p, _)| p.starts_with("stacks/")) {
+        for (id, problem) in idpc::emit::rules::insecure(resources(template)) {
+            problems.push(format!("{path}: {id}: {problem}"));
+        }
+    }
+    problems
+}
+
 fn each_resource(files: &BTreeMap<String, Value>, check: impl Fn(&Value) -> Option<String>) -> Vec<String> {
     let mut problems = Vec::new();
     for (stack, template) in stacks(files) {
@@ -541,6 +553,7 @@ const RULES: &[(&str, Rule)] = &[
     ("budgets count in USD", budgets_count_in_usd),
     ("placeholders are substituted", placeholders_are_substituted),
     ("scopes only where API Gateway checks them", scopes_only_where_api_gateway_checks_them),
+    ("no resource opens its account", no_resource_opens_its_account),
 ];
 
 #[test]
@@ -572,7 +585,7 @@ fn each_deployment_rule_catches_what_it_forbids() {
         files
     };
     let account = "stacks/idpc-account-acme-prod.json";
-    let cases: [(Rule, BTreeMap<String, Value>); 12] = [
+    let cases: [(Rule, BTreeMap<String, Value>); 13] = [
         (
             traced_functions_may_write_traces,
             edited(account, &|t| {
@@ -664,6 +677,17 @@ fn each_deployment_rule_catches_what_it_forbids() {
             edited(account, &|t| {
                 *t.pointer_mut("/Resources/CostBudget/Properties/Budget/BudgetLimit/Unit").unwrap() =
                     Value::from("EUR");
+            }),
+        ),
+        (
+            no_resource_opens_its_account,
+            edited(account, &|t| {
+                t.pointer_mut("/Resources/JwtAuthorizerRole/Properties/ManagedPolicyArns")
+                    .map(|v| *v = serde_json::json!(["arn:aws:iam::aws:policy/AdministratorAccess"]))
+                    .unwrap_or_else(|| {
+                        t["Resources"]["JwtAuthorizerRole"]["Properties"]["ManagedPolicyArns"] =
+                            serde_json::json!(["arn:aws:iam::aws:policy/AdministratorAccess"]);
+                    });
             }),
         ),
     ];

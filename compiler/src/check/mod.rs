@@ -108,7 +108,9 @@ pub fn check(resolved: &Resolved, today: Date, sink: &mut Diagnostics) {
         for policy in &profile.policies {
             let Some(definition) = policies::find(&policy.code.value) else { continue };
             let scope = Scope { resolved, tenant: t, settings: &policy.settings, shared_tokens: &shared_tokens };
-            violations.extend((definition.check)(&scope));
+            if let Some(check) = definition.check {
+                violations.extend(check(&scope));
+            }
         }
     }
     waivers::apply(resolved, violations, today, sink);

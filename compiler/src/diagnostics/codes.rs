@@ -127,6 +127,7 @@ codes! {
     JwtSharedAcrossTenants = "jwt-shared-across-tenants", Error, "policy: stages of two tenants that accept the same tokens (one issuer and audience), so one bank client's token opens another's (a warning for tenants whose profile does not hold the policy)";
     RegionOutsideEu = "region-outside-eu", Error, "policy: an account of an EU tenant in a region outside the EU";
     ProductionAccountWithoutBaseline = "production-account-without-baseline", Error, "policy: an account hosting production lacks a required baseline";
+    InsecureResource = "insecure-resource", Error, "policy: a baseline renders a resource that opens the account: a role any AWS principal may assume, administrator or `*` permissions, a public or unencrypted S3 bucket, logs without a KMS key (a warning for tenants whose profile does not hold the policy)";
     WaiverWithoutReason = "waiver-without-reason", Error, "a waiver that gives no reason";
     WaiverExpired = "waiver-expired", Error, "a waiver past its end date";
     UnknownWaiverCode = "unknown-waiver-code", Error, "a waiver for a code that is not a waivable policy";

@@ -145,8 +145,23 @@ impl Templates<'_> {
                     continue;
                 }
             };
-            let value: Value = match serde_json::from_str(&text) {
-                Ok(value) => value,
+            let value: Value = match serde_json::from_str::<Unique>(&text) {
+                Ok(Unique(value)) => value,
+                Err(error) if error.is_data() => {
+                    // A key written twice (`serde_json` would keep the last value silently):
+                    // pointed at the key's second occurrence in the template where it is there.
+                    let message = format!("template `{}` rendered {error}", job.path);
+                    let key = error.to_string();
+                    let key = key.split('`').nth(1).unwrap_or_default().to_owned();
+                    let source = sources.file(job.file).map(|f| f.text.as_str()).unwrap_or_default();
+                    let quoted = format!("\"{key}\"");
+                    let at = source
+                        .match_indices(&quoted)
+                        .nth(1)
+                        .map_or(whole_template, |(i, _)| Span::new(job.file, i, i + quoted.len()));
+                    sink.push(failure(message, at));
+                    continue;
+                }
                 Err(error) => {
                     let message = format!(
                         "template `{}` rendered invalid JSON: {error} (line {} of the output)",
@@ -160,7 +175,10 @@ impl Templates<'_> {
             let path = &job.path;
             match job.template.artifact {
                 TemplateArtifact::CloudFormation => match fragment(job.index, &job.decl.name.value.pascal(), value) {
-                    Ok(fragment) => rendered.fragments.push(fragment),
+                    Ok(fragment) => {
+                        insecure_resources(resolved, sources, job, &fragment, &mut sink);
+                        rendered.fragments.push(fragment);
+                    }
                     Err(problem) => sink.push(failure(format!("template `{path}` {problem}"), whole_template)),
                 },
                 TemplateArtifact::DatadogMonitor => match value {
@@ -186,8 +204,47 @@ impl Templates<'_> {
     }
 }
 
+/// `insecure-resource` over one rendered fragment: an error where the owner's tenant's profile
+/// lists the policy, else a warning. The diagnostic points at the baseline's use and at the
+/// resource's logical id in the template.
+fn insecure_resources(
+    resolved: &Resolved,
+    sources: &SourceSet,
+    job: &Job<'_>,
+    fragment: &Fragment,
+    sink: &mut Diagnostics,
+) {
+    let tenant = match job.instance.owner {
+        Owner::Account(a) => resolved.account_tenant[a],
+        Owner::Environment(e) => resolved.env_tenant(e),
+    };
+    let listed = crate::check::lists_policy(resolved, tenant, Code::InsecureResource);
+    let text = sources.file(job.file).map(|f| f.text.as_str()).unwrap_or_default();
+    for (id, problem) in super::rules::insecure(&fragment.resources) {
+        let quoted = format!("\"{id}\"");
+        let at = text.find(&quoted).map_or(Span::new(job.file, 0, 0), |i| Span::new(job.file, i, i + quoted.len()));
+        let mut diagnostic = Diagnostic::new(
+            Code::InsecureResource,
+            format!("baseline `{}` creates `{id}`, and {problem}", job.decl.name.value),
+        )
+        .primary(job.instance.span, format!("`{}` applied here", job.decl.name.value))
+        .secondary(at, format!("`{id}` in {}", job.path))
+        .help("fix the template: name the principals, grant only the actions needed, block public access, encrypt with a KMS key")
+        .note("this policy cannot be waived");
+        if !listed {
+            diagnostic.severity = crate::diagnostics::Severity::Warning;
+        }
+        sink.push(diagnostic);
+    }
+}
+
 fn register(registry: &mut Handlebars<'_>, path: &str, file: FileId, sources: &SourceSet) -> Result<(), Diagnostic> {
     let text = sources.file(file).map(|f| f.text.as_str()).unwrap_or_default();
+    if let Some(offset) = partial(text) {
+        return Err(Diagnostic::new(Code::BadTemplate, format!("template `{path}` uses a partial"))
+            .secondary(Span::new(file, offset, offset + 3), "partial")
+            .help("write the text in the template itself: a partial (`{{> name}}`, `{{#> name}}...{{/name}}`, `{{#*inline}}`) inserts template text the lint has not read"));
+    }
     if let Some(offset) = raw_insertion(text) {
         return Err(Diagnostic::new(Code::BadTemplate, format!("template `{path}` inserts a value without `json`"))
             .secondary(Span::new(file, offset, offset + 2), "raw insertion")
@@ -201,6 +258,22 @@ fn register(registry: &mut Handlebars<'_>, path: &str, file: FileId, sources: &S
             .secondary(at, "here")
             .help("fix the Handlebars syntax at this line")
     })
+}
+
+/// Offset of the first partial: `{{> name}}`, the block form `{{#> name}}`, or an inline
+/// partial's definition `{{#*inline ...}}` (each with optional `~` and spaces).
+pub fn partial(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text.get(from..).and_then(|t| t.find("{{")) {
+        let at = from + found;
+        let rest = text.get(at + 2..).unwrap_or_default().trim_start_matches('~').trim_start();
+        let rest = rest.strip_prefix('#').map_or(rest, str::trim_start);
+        if rest.starts_with('>') || rest.starts_with('*') {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
 }
 
 /// Offset of the first `{{...}}` that is neither a `json` insertion nor a block, comment or
@@ -259,6 +332,65 @@ fn fragment(instance: usize, prefix: &str, value: Value) -> Result<Fragment, Str
         }
     }
     Ok(Fragment { instance, resources, outputs })
+}
+
+/// A JSON value in which no object has a key twice (RFC 8259 leaves duplicates to the reader:
+/// `serde_json` keeps the last, CloudFormation refuses the template).
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unique(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("the key `{key}` twice in one object")));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Two baselines of one stack must not define the same logical id.
@@ -430,5 +562,24 @@ mod tests {
         check(r#"{"a": "{{x}}"}"#, Some(7));
         check(r#"{"a": {{{x}}}}"#, Some(6));
         check(r#"{{~json x~}}"#, None);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let error = serde_json::from_str::<Unique>(r#"{"a": {"b": 1, "b": 2}}"#).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("the key `b` twice")));
+        let Ok(Unique(value)) = serde_json::from_str::<Unique>(r#"{"a": [1, 2.5, "x", null, true]}"#) else {
+            panic!("valid JSON refused")
+        };
+        assert_eq!(value, json!({"a": [1, 2.5, "x", null, true]}));
+    }
+
+    #[test]
+    fn partials() {
+        assert_eq!(partial(r#"{{> name}}"#), Some(0));
+        assert_eq!(partial(r#"{"a": 1, {{#> name}}{"x": 1}{{/name}}}"#), Some(9));
+        assert_eq!(partial(r#"{{~# > name}}"#), Some(0));
+        assert_eq!(partial(r#"{{#*inline "x"}}{{/inline}}"#), Some(0));
+        assert_eq!(partial(r#"{{#each xs}}{{json this}}{{/each}}"#), None);
     }
 }

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod manifest;
 pub mod openapi;
 pub mod reuse;
+pub mod rules;
 pub mod stage;
 
 use crate::cache::Store;

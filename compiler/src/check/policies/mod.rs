@@ -17,24 +17,26 @@ pub struct Policy {
     pub code: Code,
     /// Whether a `waive` line may accept a violation.
     pub waivable: bool,
-    /// The check.
-    pub check: fn(&Scope<'_>) -> Vec<Violation>,
+    /// The check over the resolved estate; `None` for a policy checked on the rendered
+    /// artifacts instead (`insecure-resource`: `emit::rules`, as each baseline renders).
+    pub check: Option<fn(&Scope<'_>) -> Vec<Violation>>,
 }
 
 /// Every policy.
 pub const ALL: &[Policy] = &[
-    Policy { code: Code::ProductionApiWithoutMtls, waivable: true, check: production_api::without_mtls },
-    Policy { code: Code::ProductionApiWithoutJwt, waivable: true, check: production_api::without_jwt },
-    Policy { code: Code::AllowIpTooWide, waivable: true, check: allow_ip::too_wide },
-    Policy { code: Code::AllowIpAny, waivable: false, check: allow_ip::any },
-    Policy { code: Code::RegionOutsideEu, waivable: true, check: region_outside_eu::check },
-    Policy { code: Code::UnauthenticatedApi, waivable: true, check: unauthenticated_api::check },
-    Policy { code: Code::JwtSharedAcrossTenants, waivable: true, check: jwt_shared_across_tenants::check },
+    Policy { code: Code::ProductionApiWithoutMtls, waivable: true, check: Some(production_api::without_mtls) },
+    Policy { code: Code::ProductionApiWithoutJwt, waivable: true, check: Some(production_api::without_jwt) },
+    Policy { code: Code::AllowIpTooWide, waivable: true, check: Some(allow_ip::too_wide) },
+    Policy { code: Code::AllowIpAny, waivable: false, check: Some(allow_ip::any) },
+    Policy { code: Code::RegionOutsideEu, waivable: true, check: Some(region_outside_eu::check) },
+    Policy { code: Code::UnauthenticatedApi, waivable: true, check: Some(unauthenticated_api::check) },
+    Policy { code: Code::JwtSharedAcrossTenants, waivable: true, check: Some(jwt_shared_across_tenants::check) },
     Policy {
         code: Code::ProductionAccountWithoutBaseline,
         waivable: true,
-        check: production_account_without_baseline::check,
+        check: Some(production_account_without_baseline::check),
     },
+    Policy { code: Code::InsecureResource, waivable: false, check: None },
 ];
 
 /// The policy with this code name.
