@@ -223,7 +223,7 @@ fn load_and_compile(
     let files = match source::load_estate(&common.estate) {
         Ok(files) => files,
         Err(error) => {
-            eprintln!("error: {error}");
+            report_failure(common.message_format, machine_to_stdout, &error.to_string());
             return None;
         }
     };
@@ -255,6 +255,23 @@ fn load_and_compile(
     Some(compilation)
 }
 
+/// Reports a usage or I/O failure (exit code 2): on stderr as `error: ...`, and for tools in
+/// their format too, so that a `json` reader always gets a document (`failure` holds the
+/// message, `errors` counts it) and a GitHub workflow an annotation.
+fn report_failure(format: MessageFormat, machine_to_stdout: bool, message: &str) {
+    eprintln!("error: {}", human::escape(message));
+    let machine = match format {
+        MessageFormat::Human => return,
+        MessageFormat::Json => machine::render_failure_json(message),
+        MessageFormat::Github => machine::render_failure_github(message),
+    };
+    if machine_to_stdout {
+        print!("{machine}");
+    } else {
+        eprint!("{machine}");
+    }
+}
+
 /// `N errors, M warnings`, and whether there is any error.
 fn counts(compilation: &Compilation) -> (String, bool) {
     let errors = compilation.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
@@ -271,7 +288,7 @@ fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
         }) {
             Ok(staging) => Some(staging),
             Err(error) => {
-                eprintln!("error: {error}");
+                report_failure(common.message_format, true, &error.to_string());
                 return EXIT_USAGE;
             }
         },
@@ -313,7 +330,7 @@ fn compile_estate(common: &Common, target: Target<'_>) -> u8 {
                 None => staging.map_or(Ok(()), |s| s.commit(&output.manifest)),
             };
             if let Err(error) = written {
-                eprintln!("error: {error}");
+                report_failure(common.message_format, true, &error.to_string());
                 return EXIT_USAGE;
             }
             eprintln!(

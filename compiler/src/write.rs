@@ -24,6 +24,10 @@ use crate::emit::{Output, manifest};
 pub enum WriteError {
     /// OUT exists and does not look like an idpc output folder.
     NotOurs(PathBuf),
+    /// OUT is a file (or a device, a socket...), not a folder.
+    NotAFolder(PathBuf),
+    /// OUT is a symbolic link: the swap would replace the link, not the folder it names.
+    Link(PathBuf),
     /// A file system operation failed.
     Io(PathBuf, io::Error),
 }
@@ -34,6 +38,18 @@ impl std::fmt::Display for WriteError {
             WriteError::NotOurs(p) => write!(
                 f,
                 "refusing to replace `{}`: it is not empty and holds no idpc manifest.json (choose another -o)",
+                p.display()
+            ),
+            WriteError::NotAFolder(p) => {
+                write!(
+                    f,
+                    "refusing to replace `{}`: it is a file, not an output folder (choose another -o)",
+                    p.display()
+                )
+            }
+            WriteError::Link(p) => write!(
+                f,
+                "refusing to replace `{}`: it is a symbolic link, and idpc swaps OUT by renaming, which would replace the link and not the folder it points to (give that folder's own path as -o)",
                 p.display()
             ),
             WriteError::Io(p, e) => write!(f, "cannot write `{}`: {e}", p.display()),
@@ -198,8 +214,11 @@ fn check_replaceable(out: &Path) -> Result<(), WriteError> {
     let Ok(meta) = fs::symlink_metadata(out) else {
         return Ok(());
     };
+    if meta.file_type().is_symlink() {
+        return Err(WriteError::Link(out.to_path_buf()));
+    }
     if !meta.is_dir() {
-        return Err(WriteError::NotOurs(out.to_path_buf()));
+        return Err(WriteError::NotAFolder(out.to_path_buf()));
     }
     let mut entries = fs::read_dir(out).map_err(|e| WriteError::Io(out.to_path_buf(), e))?;
     let empty = entries.next().is_none();

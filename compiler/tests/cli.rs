@@ -655,3 +655,51 @@ fn sizes_are_checked_before_the_files_are_read() {
     assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
     assert!(stderr(&result).contains("estate-too-large"), "{}", stderr(&result));
 }
+
+/// Machine output holds no raw control or bidi character of user text (a GitHub log would
+/// show an ESC sequence, U+202E would reorder an annotation), a `json` reader gets a document
+/// for a usage or I/O failure too, and `-o` refusals name what is wrong.
+#[test]
+fn machine_output_is_escaped_and_complete_and_refusals_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = dir.path().join("estate");
+    std::fs::create_dir_all(&estate).unwrap();
+    let base = std::fs::read_to_string(repo().join("tests/cases/ok/minimal/main.kdl")).unwrap();
+    // KDL forbids these characters raw, but its escapes write them into a value.
+    std::fs::write(estate.join("main.kdl"), &base).unwrap();
+    std::fs::write(estate.join("hostile.kdl"), "tenant \"t\\u{1b}[31m\\u{7}\\u{202e}x\" {\n}\n").unwrap();
+    for format in ["github", "json", "human"] {
+        let result = idpc(&["check", estate.to_str().unwrap(), "--today", TODAY, "--message-format", format]);
+        assert_eq!(result.status.code(), Some(1), "{format}: {}", stderr(&result));
+        for (stream, text) in [("stdout", stdout(&result)), ("stderr", stderr(&result))] {
+            assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{format} {stream}: {text:?}");
+        }
+    }
+
+    let missing = dir.path().join("no-such-estate");
+    let result = idpc(&["check", missing.to_str().unwrap(), "--message-format", "json"]);
+    assert_eq!(result.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert_eq!(json["errors"], 1);
+    assert!(json["failure"].as_str().unwrap().contains("is not a folder"), "{json}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let result = idpc(&["check", empty.to_str().unwrap(), "--message-format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
+    assert!(json["failure"].as_str().unwrap().contains("holds no .kdl file"), "{json}");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"keep").unwrap();
+    let result = build(&reference(), &file);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("it is a file, not an output folder"), "{}", stderr(&result));
+    let target = dir.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let link = dir.path().join("a-link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let result = build(&reference(), &link);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("it is a symbolic link"), "{}", stderr(&result));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+}

@@ -77,14 +77,46 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &SourceSet, root: &str, 
         "warnings": diagnostics.len() - errors,
         "diagnostics": diagnostics.iter().map(|d| diagnostic_json(d, sources, root, explain)).collect::<Vec<_>>(),
     });
+    let mut text = invisible_escaped(&serde_json::to_string(&document).unwrap_or_default());
+    text.push('\n');
+    text
+}
+
+/// JSON text with bidi and invisible formatting characters written as `\uXXXX` escapes:
+/// `serde_json` escapes control characters but writes these raw, and a reader's terminal or
+/// log viewer would reorder the text around them. They occur only inside strings, where the
+/// escape decodes to the same value.
+fn invisible_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}') {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A usage or I/O failure (no estate, an unreadable file, an OUT idpc refuses to replace) as
+/// the JSON document: no diagnostics, one error, the message under `failure`.
+pub fn render_failure_json(message: &str) -> String {
+    let document = json!({ "format": FORMAT, "errors": 1, "warnings": 0, "diagnostics": [], "failure": message });
     let mut text = serde_json::to_string(&document).unwrap_or_default();
     text.push('\n');
     text
 }
 
-/// Escapes a workflow command's message (`%`, CR and LF).
+/// A usage or I/O failure as a workflow command.
+pub fn render_failure_github(message: &str) -> String {
+    format!("::error title=idpc::{}\n", escape_data(message))
+}
+
+/// Escapes a workflow command's message: control, bidi and invisible characters of user text
+/// as `\u{...}` (as the human format shows them: a raw ESC or BEL would reach the runner's
+/// log, U+202E would reorder what a reviewer reads), then `%`, CR and LF.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    super::human::escape(text).replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escapes a workflow command's property value (also `:` and `,`).
@@ -147,8 +179,16 @@ mod tests {
 
     #[test]
     fn workflow_commands_cannot_be_broken_out_of() {
-        assert_eq!(escape_data("a%b\r\n::error::x"), "a%25b%0D%0A::error::x");
+        assert_eq!(escape_data("a%b\n::error::x"), "a%25b%0A::error::x");
+        assert_eq!(escape_data("a\u{1b}[31mb\u{7}c\u{202e}d"), "a\\u{1b}[31mb\\u{7}c\\u{202e}d");
         assert_eq!(escape_property("a,b:c%"), "a%2Cb%3Ac%25");
+    }
+
+    #[test]
+    fn json_escapes_bidi_characters_to_the_same_value() {
+        let text = invisible_escaped(&serde_json::to_string(&json!({ "m": "a\u{202e}b" })).unwrap_or_default());
+        assert_eq!(text, r#"{"m":"a\u202eb"}"#);
+        assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(json!({ "m": "a\u{202e}b" })));
     }
 
     #[test]
