@@ -1,5 +1,5 @@
 //! Bytes to KDL through idpc's parse pass: never a panic or an abort; every diagnostic's
-//! span lies inside the text.
+//! label is a range of the text on character boundaries.
 #![no_main]
 
 use idpc::diagnostics::Diagnostics;
@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = idpc::parse::parse(FileId(0), text, &mut sink);
     for diagnostic in sink.into_sorted() {
         for label in diagnostic.labels {
-            assert!(label.span.end as usize <= text.len(), "span past the end");
+            let (start, end) = (label.span.start as usize, label.span.end as usize);
+            assert!(start <= end && end <= text.len(), "span {start}..{end} outside the text");
+            assert!(text.is_char_boundary(start) && text.is_char_boundary(end), "span inside a character");
         }
     }
 });
