@@ -161,7 +161,14 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) -> &'static str {
             let depth = [40, 63, 64, 65, 66, 300, 1_500, 20_000][rng.below(8)];
             let closed = rng.below(2) == 0;
             let open = ["x {\n", "x{", "/- x {", "(t)x {"][rng.below(4)];
-            let mut nest = open.repeat(depth);
+            // Half the time after text a pre-scan may read differently from kdl: a string or
+            // comment form, or a comment ended by another newline than LF.
+            let lead = match rng.below(4) {
+                0 => rng.pick(FORMS).to_string(),
+                1 => format!("// c{}", rng.pick(NEWLINES)),
+                _ => String::new(),
+            };
+            let mut nest = lead + &open.repeat(depth);
             if closed {
                 nest.push_str(&"}\n".repeat(depth));
             }

@@ -87,6 +87,8 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        // Refused before anything is compiled (and checked again at the swap, under the lock).
+        check_replaceable(out)?;
         fs::create_dir_all(&parent).map_err(|e| WriteError::Io(parent.clone(), e))?;
         let lock = lock(&parent, waiting)?;
         let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
