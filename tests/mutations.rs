@@ -65,8 +65,34 @@ fn estates() -> Vec<(String, Vec<RawFile>)> {
 /// Text inserted by the mutations that write KDL's own forms.
 const NEWLINES: &[&str] = &["\n", "\r\n", "\r", "\u{85}", "\u{b}", "\u{c}", "\u{2028}", "\u{2029}"];
 const FORMS: &[&str] = &[
-    "\"", "\"\"\"", "\"\"\"\n", "#\"", "\"#", "##\"", "#\"\"\"", "\"\"\"#", "\\", "\\\n", "/*", "*/", "//", "/-",
-    "{", "}", ";", "=", "(", ")", "#true", "#null", "#inf", "\\u{", "\\u{110000}", "\\q", "\"a\"\"b\"", "a\"{\"",
+    "\"",
+    "\"\"\"",
+    "\"\"\"\n",
+    "#\"",
+    "\"#",
+    "##\"",
+    "#\"\"\"",
+    "\"\"\"#",
+    "\\",
+    "\\\n",
+    "/*",
+    "*/",
+    "//",
+    "/-",
+    "{",
+    "}",
+    ";",
+    "=",
+    "(",
+    ")",
+    "#true",
+    "#null",
+    "#inf",
+    "\\u{",
+    "\\u{110000}",
+    "\\q",
+    "\"a\"\"b\"",
+    "a\"{\"",
 ];
 const NUMBERS: &[&str] = &[
     "99999999999999999999999999999999",
@@ -82,8 +108,23 @@ const NUMBERS: &[&str] = &[
     "-0",
 ];
 const HOSTILE: &[&str] = &[
-    "\u{202e}", "\u{200b}", "\u{feff}", "\u{2066}", "\u{7f}", "\u{0}", "\u{1b}[31m", "e\u{301}", "🏦", "\u{10ffff}",
-    "\\u{202e}", "\\u{0}", "\\u{1b}", "\\u{d800}", "é", "\u{fffd}", "\u{2028}",
+    "\u{202e}",
+    "\u{200b}",
+    "\u{feff}",
+    "\u{2066}",
+    "\u{7f}",
+    "\u{0}",
+    "\u{1b}[31m",
+    "e\u{301}",
+    "🏦",
+    "\u{10ffff}",
+    "\\u{202e}",
+    "\\u{0}",
+    "\\u{1b}",
+    "\\u{d800}",
+    "é",
+    "\u{fffd}",
+    "\u{2028}",
 ];
 
 /// Applies one mutation to `text`'s bytes.
@@ -197,7 +238,8 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) -> &'static str {
         }
         _ => {
             // Inside a string: right after a quote, where most values are.
-            let quotes: Vec<usize> = bytes.iter().enumerate().filter(|(_, b)| **b == b'"').map(|(i, _)| i + 1).collect();
+            let quotes: Vec<usize> =
+                bytes.iter().enumerate().filter(|(_, b)| **b == b'"').map(|(i, _)| i + 1).collect();
             let i = quotes.get(rng.below(quotes.len())).copied().unwrap_or(0);
             let what = if rng.below(2) == 0 { rng.pick(HOSTILE) } else { rng.pick(FORMS) };
             insert(bytes, i, what.as_bytes());
@@ -220,7 +262,11 @@ fn scanner_agrees(text: &str) -> Result<(), String> {
     let scan = idpc::parse::scan::scan(text, idpc::parse::MAX_DEPTH);
     if let Some(error) = scan.error {
         // KDL v2 forbids a one-line `#"""..."""#`, which kdl 6.7.1 accepts.
-        return if text.contains("#\"\"\"") { Ok(()) } else { Err(format!("kdl accepts it, the scanner says {error:?}")) };
+        return if text.contains("#\"\"\"") {
+            Ok(())
+        } else {
+            Err(format!("kdl accepts it, the scanner says {error:?}"))
+        };
     }
     let content = |d: &kdl::KdlDocument| {
         let mut d = d.clone();
