@@ -144,11 +144,16 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
             Ok(text) => text,
             Err(error) => {
                 let at = error.utf8_error().valid_up_to();
-                let file = sources.add(&raw.path, String::from_utf8_lossy(&raw.bytes).into_owned(), kind);
-                // In the lossy text the bad bytes are one U+FFFD (3 bytes) at the same offset.
+                let bad = error.utf8_error().error_len().unwrap_or(raw.bytes.len() - at);
+                // The text shown: the bad bytes as as many `?` (so that the label's offsets are
+                // the file's own, on character boundaries of both), the rest read lossily.
+                let tail = raw.bytes.get(at + bad..).unwrap_or_default();
+                let head = raw.bytes.get(..at).map(String::from_utf8_lossy).unwrap_or_default();
+                let shown = format!("{head}{}{}", "?".repeat(bad), String::from_utf8_lossy(tail));
+                let file = sources.add(&raw.path, shown, kind);
                 sink.push(
                     Diagnostic::new(Code::InvalidUtf8, format!("`{}` is not UTF-8 text", raw.path))
-                        .primary(Span::new(file, at, at + '\u{fffd}'.len_utf8()), "invalid byte")
+                        .primary(Span::new(file, at, at + bad), "invalid byte")
                         .help("save the file as UTF-8"),
                 );
                 continue;
