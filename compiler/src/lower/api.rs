@@ -310,7 +310,9 @@ impl Ctx<'_> {
             }
             (None, Some(http)) => {
                 let url = self.string(http, "http").and_then(|u| self.https_url(u, "backend"))?;
-                Some(Spanned::new(Backend::Http(url.value), url.span))
+                // A backend is the prefix each route's path is appended to: one trailing `/` or
+                // none gives the same integration URI.
+                Some(Spanned::new(Backend::Http(url.value.trim_end_matches('/').to_owned()), url.span))
             }
             (Some(lambda), Some(http)) => {
                 self.report(

@@ -53,7 +53,10 @@ impl Ctx<'_> {
 
     /// An `https://` URL with a host and no credentials, query or fragment, written with only
     /// the characters RFC 3986 allows (the `url` crate would silently drop a tab or newline and
-    /// percent-encode a space or quote: the artifact would then hold another URL).
+    /// percent-encode a space or quote: the artifact would then hold another URL). The value is
+    /// kept byte for byte: an issuer is compared with a token's `iss` claim exactly (RFC 7519
+    /// 4.1.1; Azure AD's `https://sts.windows.net/<tenant>/` ends with a slash), so only a caller
+    /// that knows the URL is a prefix (a backend) may normalise it.
     pub fn https_url(&mut self, value: Spanned<String>, what: &str) -> Option<Spanned<String>> {
         let stray = value.value.chars().find(|c| !c.is_ascii_graphic() || "\"<>\\^`{|}".contains(*c));
         let problem = match url::Url::parse(&value.value) {
@@ -73,7 +76,7 @@ impl Ctx<'_> {
             Ok(_) => None,
         };
         match problem {
-            None => Some(Spanned::new(value.value.trim_end_matches('/').to_owned(), value.span)),
+            None => Some(value),
             Some(problem) => {
                 let message = format!("{what} `{}` is not a valid https URL", value.value.escape_debug());
                 self.bad(
