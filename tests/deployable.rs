@@ -798,3 +798,148 @@ fn every_route_has_its_scopes_enforced() {
     role.as_array_mut().unwrap().retain(|p| p["PolicyName"] != "read-route-tables");
     assert_eq!(enforced_scopes(&broken, &stack, "DELETE", "/cards/{cardId}"), None);
 }
+
+// --- Facts: what the manifest says each stack guarantees is what its template does ----------
+
+/// The differences between a stack's facts (manifest) and what its template does, read back
+/// the way API Gateway and CloudFormation would apply it.
+fn facts_disagree(files: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (stack, template) in stacks(files) {
+        let name = stack["name"].as_str().unwrap();
+        let facts: idpc::emit::facts::Facts = serde_json::from_value(stack["facts"].clone()).expect("facts");
+        let Some(security) = &facts.security else { continue };
+        let mut say = |what: &str, facts: String, template: String| {
+            if facts != template {
+                problems.push(format!("{name}: {what}: facts say {facts}, the template does {template}"));
+            }
+        };
+        let resources = resources(template);
+        for (host, domain) in &security.domains {
+            let created = resources
+                .values()
+                .find(|r| r["Type"] == "AWS::ApiGateway::DomainName" && r["Properties"]["DomainName"] == host.as_str());
+            let p = created.map(|r| &r["Properties"]).unwrap_or(&Value::Null);
+            say(
+                &format!("{host} TLS policy"),
+                format!("{:?}", Some(&domain.tls_policy)),
+                format!("{:?}", p["SecurityPolicy"].as_str()),
+            );
+            let mtls = &p["MutualTlsAuthentication"];
+            say(
+                &format!("{host} truststore"),
+                format!("{:?}", domain.truststore),
+                format!("{:?}", mtls["TruststoreUri"].as_str()),
+            );
+            say(
+                &format!("{host} truststore version"),
+                format!("{:?}", domain.truststore_version),
+                format!("{:?}", mtls["TruststoreVersion"].as_str()),
+            );
+        }
+        let domains = resources.values().filter(|r| r["Type"] == "AWS::ApiGateway::DomainName").count();
+        say("domains created", security.domains.len().to_string(), domains.to_string());
+        if facts.kind != "api-stage" {
+            continue;
+        }
+        let api = &resources["RestApi"]["Properties"];
+        let stage = &resources["Stage"]["Properties"];
+        say(
+            "execute-api disabled",
+            security.endpoint_disabled.to_string(),
+            (api["DisableExecuteApiEndpoint"] == true).to_string(),
+        );
+        let body = &api["Body"];
+        let mut allowed: Option<Vec<String>> = None;
+        for statement in body["x-amazon-apigateway-policy"]["Statement"].as_array().into_iter().flatten() {
+            let ips = &statement["Condition"]["NotIpAddress"]["aws:SourceIp"];
+            if statement["Effect"] == "Deny" && !ips.is_null() {
+                allowed
+                    .get_or_insert_default()
+                    .extend(ips.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()));
+            }
+        }
+        say("allow-list", format!("{:?}", security.allow_list), format!("{allowed:?}"));
+        let traced = stage["MethodSettings"].as_array().unwrap().iter().any(|s| s["DataTraceEnabled"] == true);
+        say("data trace", security.data_trace.to_string(), traced.to_string());
+        say("access logs", security.access_logs.to_string(), (!stage["AccessLogSetting"].is_null()).to_string());
+        let variables = &stage["Variables"];
+        let token = variables["jwtIssuer"]
+            .as_str()
+            .map(|i| (i.to_owned(), variables["jwtAudience"].as_str().unwrap().to_owned()));
+        say(
+            "token",
+            format!("{:?}", security.token.as_ref().map(|t| (t.issuer.clone(), t.audience.clone()))),
+            format!("{token:?}"),
+        );
+        let pools: Vec<String> = body["components"]["securitySchemes"]
+            .as_object()
+            .into_iter()
+            .flat_map(|s| s.values())
+            .flat_map(|s| s["x-amazon-apigateway-authorizer"]["providerARNs"].as_array().cloned().unwrap_or_default())
+            .map(|p| p.as_str().unwrap().to_owned())
+            .collect();
+        say("user pools", format!("{:?}", security.user_pools), format!("{pools:?}"));
+        let mut routes = Vec::new();
+        for (path, item) in body["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                routes.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        routes.sort();
+        let keys: Vec<String> = facts.routes.keys().cloned().collect();
+        say("routes", format!("{keys:?}"), format!("{routes:?}"));
+        for (route, required) in &facts.routes {
+            let (method, path) = route.split_once(' ').unwrap();
+            let enforced = enforced_scopes(files, stack, method, path);
+            let expected = required.jwt.then(|| required.scopes.clone());
+            say(&format!("`{route}` scopes"), format!("{expected:?}"), format!("{enforced:?}"));
+        }
+        let decision = |what: &str| facts.decisions.get(what).map(|d| d.value.clone()).unwrap_or(Value::Null);
+        let settings = &stage["MethodSettings"][0];
+        say(
+            "throttle rate",
+            decision("throttle rate (requests/s)").to_string(),
+            settings["ThrottlingRateLimit"].to_string(),
+        );
+        say("throttle burst", decision("throttle burst").to_string(), settings["ThrottlingBurstLimit"].to_string());
+        let retention = &resources["AccessLogGroup"]["Properties"]["RetentionInDays"];
+        say("access log retention", decision("access log retention (days)").to_string(), retention.to_string());
+    }
+    problems
+}
+
+#[test]
+fn every_stacks_facts_say_what_its_template_does() {
+    let mut checked = 0;
+    for (name, dir, today) in estates() {
+        let files = output(&dir, &today);
+        let problems = facts_disagree(&files);
+        assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));
+        checked += stacks(&files).len();
+    }
+    assert!(checked > 40, "{checked} stacks checked");
+}
+
+#[test]
+fn the_facts_check_catches_a_template_that_does_something_else() {
+    let mut files = output(&repo_root().join("examples/reference"), TODAY);
+    let stage = "stacks/idpc-api-payments--acme-prod.json";
+    let template = files.get_mut(stage).unwrap();
+    let policy =
+        "/Resources/RestApi/Properties/Body/x-amazon-apigateway-policy/Statement/1/Condition/NotIpAddress/aws:SourceIp";
+    template.pointer_mut(policy).unwrap().as_array_mut().unwrap().push(Value::from("0.0.0.0/1"));
+    *template.pointer_mut("/Resources/Stage/Properties/MethodSettings/0/DataTraceEnabled").unwrap() = Value::Bool(true);
+    let gateway = files.get_mut("stacks/idpc-gateway-acme-test.json").unwrap();
+    gateway
+        .pointer_mut("/Resources/DomainName/Properties")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("MutualTlsAuthentication");
+    let problems = facts_disagree(&files);
+    let found = |needle: &str| problems.iter().any(|p| p.contains(needle));
+    assert!(found("idpc-api-payments--acme-prod: allow-list"), "{problems:?}");
+    assert!(found("idpc-api-payments--acme-prod: data trace"), "{problems:?}");
+    assert!(found("idpc-gateway-acme-test: test.api.acme-bank.example truststore"), "{problems:?}");
+}

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use idpc::diagnostics::machine;
-use idpc::review::diff::{self, Change, Report, Tree, WarningKind};
+use idpc::review::diff::{self, Change, Report, Tree, ValueChange, Warning, WarningKind};
 use idpc::review::graph::{self, Filter};
 use idpc::source::RawFile;
 use idpc_tests::{TODAY, compile_files, load, render_diagnostics, repo_root};
@@ -374,4 +374,181 @@ fn another_issuer_or_audience_is_a_security_warning() {
     let security: Vec<&str> = messages(&report, WarningKind::Security);
     let message = "the stage accepts other tokens: issuer `https://auth.acme-bank.example`, audience `accounts` (was issuer `https://auth.acme-bank.example`, audience `payments`)";
     assert_eq!(security, [message; 2]);
+}
+
+/// The generated 250-API estate (25 tenants), with `edit` applied to its platform file.
+fn generated(edit: impl Fn(&str) -> String) -> Vec<RawFile> {
+    idpc_tests::estate::generate(250, None)
+        .into_iter()
+        .map(|(path, text)| {
+            let text = if path == "platform.kdl" { edit(&text) } else { text };
+            RawFile { path, bytes: text.into_bytes() }
+        })
+        .collect()
+}
+
+#[test]
+fn a_platform_tag_on_250_apis_is_one_line_that_fits_a_comment() {
+    let old = generated(str::to_owned);
+    let new = generated(|t| {
+        t.replace(
+            "    tag \"managed-by\" \"idpc\"\n",
+            "    tag \"managed-by\" \"idpc\"\n    tag \"cost-owner\" \"platform-finance\"\n",
+        )
+    });
+    let report = diff_of(&old, &new);
+    let stacks = report.stacks.len();
+    assert!(stacks > 800, "{stacks}");
+    let markdown = report.markdown();
+    assert!(markdown.chars().count() <= diff::COMMENT_LIMIT, "{} characters", markdown.chars().count());
+    let line = format!("- plan: tag `cost-owner` added: \"platform-finance\" — **{stacks} stacks in ");
+    assert!(markdown.contains(&line), "{markdown}");
+    assert!(markdown.contains("75 environments of 25 tenants"), "{markdown}");
+    // Said once, not once per stack.
+    assert_eq!(markdown.matches("tag `cost-owner`").count(), 1, "{markdown}");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    snapshot("platform-tag-250-apis.md", &markdown);
+}
+
+#[test]
+fn decided_values_show_before_and_after_and_loosening_is_a_warning() {
+    let new = edited_all(&[
+        ("tenants/acme-bank/accounts.kdl", &|t: &str| t.replace("monthly-limit=2500", "monthly-limit=25000")),
+        ("apis/accounts.kdl", &|t: &str| {
+            t.replace("throttle rate=200 burst=400", "throttle rate=2000 burst=4000")
+                .replace("slo availability=99.9", "slo availability=95")
+                .replace("p95-ms=500", "p95-ms=5000")
+        }),
+    ]);
+    let report = diff_of(&reference(), &new);
+    let loosened = subjects(&report, WarningKind::Loosened);
+    for (stack, message) in [
+        ("idpc-account-acme-prod", "baseline `cost` monthly-limit: 2500 → 25000 loosens a guarantee"),
+        ("idpc-api-accounts--acme-prod", "throttle rate (requests/s): 200 → 2000 loosens a guarantee"),
+        ("idpc-api-accounts--acme-prod", "throttle burst: 400 → 4000 loosens a guarantee"),
+        ("idpc-api-accounts--acme-prod", "SLO availability (%): 99.9 → 95 loosens a guarantee"),
+        ("idpc-api-accounts--acme-prod", "monitor `latency` p95 above (ms): 500 → 5000 loosens a guarantee"),
+        ("idpc-api-accounts--acme-test", "monitor `latency` p95 above (ms): 500 → 5000 loosens a guarantee"),
+    ] {
+        assert!(loosened.contains(&(stack, message)), "{stack}: {message}\n{loosened:#?}");
+    }
+    let production: Vec<&Warning> = report.warnings.iter().filter(|w| w.production).collect();
+    assert!(production.iter().any(|w| w.subject == "idpc-account-acme-prod"), "{production:?}");
+    snapshot("values-loosened.md", &report.markdown());
+    // Tightened again: the same values, no warning.
+    let back = diff_of(&new, &reference());
+    assert!(subjects(&back, WarningKind::Loosened).is_empty(), "{:?}", back.warnings);
+    let values: Vec<String> = back.stacks.iter().flat_map(|s| s.values.iter().map(ValueChange::describe)).collect();
+    assert!(values.contains(&"SLO availability (%): 95 → 99.9".to_owned()), "{values:?}");
+}
+
+#[test]
+fn a_budget_raised_within_the_factor_is_shown_but_not_a_warning() {
+    let new = edited("tenants/acme-bank/accounts.kdl", |t| t.replace("monthly-limit=2500", "monthly-limit=4000"));
+    let (old_tree, new_tree) = (tree(&reference()), tree(&new));
+    let report = diff::diff(&old_tree, &new_tree).expect("diff");
+    assert!(subjects(&report, WarningKind::Loosened).is_empty(), "{:?}", report.warnings);
+    assert!(report.markdown().contains("baseline `cost` monthly-limit: 2500 → 4000"));
+    let strict = diff::diff_with(&old_tree, &new_tree, diff::Options { budget_factor: 1.5 }).expect("diff");
+    assert_eq!(subjects(&strict, WarningKind::Loosened).len(), 1, "{:?}", strict.warnings);
+}
+
+fn renamed_payments(t: &str) -> String {
+    t.replace("api \"payments\"", "api \"payments-v2\"")
+}
+
+#[test]
+fn a_rename_with_a_weakening_is_compared_across_the_pair() {
+    let new = edited_all(&[("apis/payments.kdl", &|t: &str| {
+        renamed_payments(t)
+            .replace(
+                "route \"POST\" \"/payments\" scopes=\"payments:write\"",
+                "route \"POST\" \"/payments\" scopes=\"payments:read\"",
+            )
+            .replace("allow-ip \"203.0.113.0/24\"", "allow-ip \"203.0.113.0/24\" \"198.18.0.0/16\"")
+    })]);
+    let report = diff_of(&reference(), &new);
+    let renamed: Vec<(&str, Option<&str>)> = report
+        .stacks
+        .iter()
+        .filter(|s| s.change == Change::Renamed)
+        .map(|s| (s.name.as_str(), s.renamed_from.as_deref()))
+        .collect();
+    assert_eq!(
+        renamed,
+        [
+            ("idpc-api-payments-v2--acme-prod", Some("idpc-api-payments--acme-prod")),
+            ("idpc-api-payments-v2--acme-test", Some("idpc-api-payments--acme-test")),
+        ]
+    );
+    let security = subjects(&report, WarningKind::Security);
+    for stack in ["idpc-api-payments-v2--acme-prod", "idpc-api-payments-v2--acme-test"] {
+        for message in [
+            "`POST /payments` no longer requires the scope `payments:write`",
+            "the IP allow-list is widened: `198.18.0.0/16` may now call the API",
+        ] {
+            assert!(security.contains(&(stack, message)), "{stack}: {message}\n{security:#?}");
+        }
+    }
+    // Renaming what serves production replaces it: a warning of its own; the test stage's is not.
+    let renames = subjects(&report, WarningKind::Rename);
+    assert_eq!(renames.len(), 1, "{renames:?}");
+    assert_eq!(renames[0].0, "idpc-api-payments-v2--acme-prod");
+    assert!(!report.stacks.iter().any(|s| s.change == Change::Removed && s.name.contains("payments")));
+    snapshot("rename-with-weakening.md", &report.markdown());
+}
+
+#[test]
+fn renamed_from_pairs_what_identity_cannot() {
+    // The routes change with the name: only `renamed-from` says it is the same API.
+    let rename = |explicit: bool| {
+        edited("apis/payments.kdl", move |t: &str| {
+            let header = if explicit { "api \"payments-v2\" renamed-from=\"payments\"" } else { "api \"payments-v2\"" };
+            t.replace("api \"payments\"", header).replace("\"/payments/{paymentId}\"", "\"/transfers/{paymentId}\"")
+        })
+    };
+    let inferred = diff_of(&reference(), &rename(false));
+    assert!(!inferred.stacks.iter().any(|s| s.change == Change::Renamed), "{:?}", inferred.stacks);
+    assert_eq!(
+        subjects(&inferred, WarningKind::Deletion).iter().filter(|(_, m)| m.starts_with("the stack")).count(),
+        2
+    );
+    let explicit = diff_of(&reference(), &rename(true));
+    let renamed: Vec<&str> =
+        explicit.stacks.iter().filter(|s| s.change == Change::Renamed).map(|s| s.name.as_str()).collect();
+    assert_eq!(renamed, ["idpc-api-payments-v2--acme-prod", "idpc-api-payments-v2--acme-test"]);
+    let stage = explicit.stacks.iter().find(|s| s.name == "idpc-api-payments-v2--acme-prod").expect("stage");
+    let routes: Vec<(&str, Change)> = stage.routes.iter().map(|r| (r.path.as_str(), r.change)).collect();
+    assert_eq!(routes, [("/payments/{paymentId}", Change::Removed), ("/transfers/{paymentId}", Change::Added)]);
+}
+
+#[test]
+fn a_renamed_environment_pairs_its_gateway_and_stages() {
+    let new = edited_all(&[
+        ("tenants/acme-bank/environments.kdl", &|t: &str| {
+            t.replace("environment \"acme-test\" ", "environment \"acme-qa\" renamed-from=\"acme-test\" ")
+        }),
+        ("apis/accounts.kdl", &|t: &str| t.replace("\"acme-test\"", "\"acme-qa\"")),
+        ("apis/payments.kdl", &|t: &str| t.replace("\"acme-test\"", "\"acme-qa\"")),
+    ]);
+    let report = diff_of(&reference(), &new);
+    let mut renamed: Vec<(&str, &str)> = report
+        .stacks
+        .iter()
+        .filter(|s| s.change == Change::Renamed)
+        .map(|s| (s.renamed_from.as_deref().unwrap_or_default(), s.name.as_str()))
+        .collect();
+    renamed.sort();
+    assert_eq!(
+        renamed,
+        [
+            ("idpc-api-accounts--acme-test", "idpc-api-accounts--acme-qa"),
+            ("idpc-api-payments--acme-test", "idpc-api-payments--acme-qa"),
+            ("idpc-env-acme-test", "idpc-env-acme-qa"),
+            ("idpc-gateway-acme-test", "idpc-gateway-acme-qa"),
+        ]
+    );
+    // Not production: no rename warning, and nothing is reported removed.
+    assert!(subjects(&report, WarningKind::Rename).is_empty());
+    assert!(!report.stacks.iter().any(|s| s.change == Change::Removed), "{:?}", report.stacks);
 }

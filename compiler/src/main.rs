@@ -101,9 +101,13 @@ enum Command {
         old: PathBuf,
         /// The build after the change.
         new: PathBuf,
-        /// `markdown` (for a pull-request comment) or `json` (`idpc-diff/1`).
+        /// `markdown` (for a pull-request comment, at most 64,000 characters) or `json`
+        /// (`idpc-diff/2`, every change).
         #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
         format: DiffFormat,
+        /// A budget raised by more than this factor is a warning.
+        #[arg(long, default_value_t = 2.0, value_parser = budget_factor)]
+        budget_factor: f64,
     },
     /// Print the deploy plan's stacks, dependencies and waves.
     Graph {
@@ -166,7 +170,9 @@ fn run() -> u8 {
         Command::Check { common } => compile_estate(&common, Target::Check),
         Command::Build { common, out, check: false } => compile_estate(&common, Target::Build(&out)),
         Command::Build { common, out, check: true } => compile_estate(&common, Target::Verify(&out)),
-        Command::Diff { old, new, format } => diff_builds(&old, &new, format),
+        Command::Diff { old, new, format, budget_factor } => {
+            diff_builds(&old, &new, format, diff::Options { budget_factor })
+        }
         Command::Graph { common, format, tenant, environment } => {
             print_graph(&common, format, graph::Filter { tenant, environment })
         }
@@ -377,9 +383,18 @@ fn verify(out: &std::path::Path, output: &idpc::emit::Output, common: &Common) -
     }
 }
 
-fn diff_builds(old: &std::path::Path, new: &std::path::Path, format: DiffFormat) -> u8 {
+/// `--budget-factor`: a finite number of at least 1 (below 1 every unchanged budget would
+/// be "raised past" it).
+fn budget_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 1.0 => Ok(f),
+        _ => Err(format!("`{text}` is not a factor of at least 1 (such as 1.5)")),
+    }
+}
+
+fn diff_builds(old: &std::path::Path, new: &std::path::Path, format: DiffFormat, options: diff::Options) -> u8 {
     let trees = diff::Tree::read(old).and_then(|o| Ok((o, diff::Tree::read(new)?)));
-    let report = trees.and_then(|(o, n)| diff::diff(&o, &n));
+    let report = trees.and_then(|(o, n)| diff::diff_with(&o, &n, options));
     match report {
         Ok(report) => {
             match format {

@@ -430,16 +430,20 @@ fn diff_exits_0_for_no_change_1_for_changes_and_2_on_error() {
     let result = idpc(&["diff", old, new]);
     assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
     let markdown = stdout(&result);
+    assert!(markdown.contains("`apis/payments/acme-prod/monitors/latency.json`"), "{markdown}");
+    assert!(markdown.contains("- datadog-monitor changed ("), "{markdown}");
+    // The threshold is a value of the stage's facts, before and after; tightened, no warning.
     assert!(
-        markdown.contains("- `apis/payments/acme-prod/monitors/latency.json` (datadog-monitor) changed"),
+        markdown.contains("- monitor `latency` p95 above (ms): 800 → 600 — `idpc-api-payments--acme-prod`"),
         "{markdown}"
     );
-    assert!(!markdown.contains("### `idpc-"), "monitors are not in any template: {markdown}");
+    assert!(markdown.contains("Warnings: 0."), "{markdown}");
+    assert!(!markdown.contains("resource `"), "monitors are not in any template: {markdown}");
 
     let result = idpc(&["diff", old, new, "--format", "json"]);
     assert_eq!(result.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&result)).unwrap();
-    assert_eq!(json["format"], "idpc-diff/1");
+    assert_eq!(json["format"], "idpc-diff/2");
     let fields = &json["artifacts"][0]["fields"];
     assert!(fields.as_array().unwrap().iter().any(|f| f == "query"), "{json}");
 
@@ -468,7 +472,7 @@ fn build_check_passes_only_when_out_is_what_the_estate_builds_to() {
     let result = idpc(&["build", &reference(), "-o", out_str, "--today", "2028-01-01", "--check"]);
     assert_eq!(result.status.code(), Some(1));
     let text = stderr(&result);
-    assert!(text.contains("### `idpc-api-accounts--acme-pr-1234` (removed)"), "{text}");
+    assert!(text.contains("- api-stage stack removed — `idpc-api-accounts--acme-pr-1234`"), "{text}");
     assert!(text.contains("is not what the estate builds to"), "{text}");
 
     // A hand-edited artifact.

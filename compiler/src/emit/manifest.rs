@@ -45,6 +45,8 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
         }
         out.extend_from_slice(b"\n    }");
     });
+    out.extend_from_slice(b",\n  \"facts_format\": ");
+    print_string(&mut out, super::facts::FORMAT);
     out.extend_from_slice(b",\n  \"format\": ");
     print_string(&mut out, FORMAT);
     out.extend_from_slice(b",\n  \"platform\": ");
@@ -57,6 +59,9 @@ pub fn manifest(resolved: &Resolved, plan: &Plan, artifacts: &[Artifact]) -> Vec
         print_optional(out, stack.account_id.as_deref());
         out.extend_from_slice(b",\n      \"depends_on\": ");
         block(out, 3, (b'[', b']'), &stack.depends_on, |out, &d| print_string(out, &plan.stacks[d].name));
+        out.extend_from_slice(b",\n      \"facts\": ");
+        let facts = serde_json::to_value(super::facts::of(resolved, stack)).unwrap_or_default();
+        super::print_value(out, &facts, 3);
         out.extend_from_slice(b",\n      \"name\": ");
         print_string(out, &stack.name);
         out.extend_from_slice(b",\n      \"region\": ");

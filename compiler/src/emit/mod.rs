@@ -10,6 +10,7 @@ pub mod baselines;
 pub mod cloudformation;
 pub mod datadog;
 pub mod domain;
+pub mod facts;
 pub mod limits;
 pub mod manifest;
 pub mod openapi;

@@ -35,9 +35,6 @@ pub fn route_scopes(api: &crate::model::Api) -> Value {
     object([("routes", Value::Object(table))])
 }
 
-/// Days the stage's logs are kept.
-const LOG_RETENTION_DAYS: u32 = 400;
-
 /// The access log format: one JSON object per request (the same for every stage: built once).
 pub fn access_log_format() -> &'static str {
     static FORMAT: std::sync::LazyLock<String> = std::sync::LazyLock::new(build_access_log_format);
@@ -180,7 +177,7 @@ pub fn template(resolved: &Resolved, stage: &Stage, document: Value, document_sh
                 "Properties",
                 object([
                     ("LogGroupName", name),
-                    ("RetentionInDays", json!(LOG_RETENTION_DAYS)),
+                    ("RetentionInDays", json!(super::facts::ACCESS_LOG_RETENTION_DAYS)),
                     ("KmsKeyId", json!({ "Fn::GetAtt": ["LogKey", "Arn"] })),
                 ]),
             ),

@@ -45,11 +45,15 @@ pub fn lowered<T>(written: Written<T>) -> Option<Option<T>> {
 impl Ctx<'_> {
     /// Lowers `api "name" version=... owner=... { ... }`.
     pub fn api(&mut self, node: &KdlNode) -> Option<Api> {
-        let reader = self.open(node, &Shape { props: &["version", "owner"], children: API_CHILDREN, ..Shape::ONE_ARG });
+        let reader = self.open(
+            node,
+            &Shape { props: &["version", "owner", "renamed-from"], children: API_CHILDREN, ..Shape::ONE_ARG },
+        );
         let name = self.node_name(&reader, "API name");
         let version = self.required(&reader, "version").and_then(|e| self.string(e, "version"));
         let version = version.and_then(|v| self.version(v));
         let owner = self.required(&reader, "owner").and_then(|e| self.name(e, "owner"));
+        let renamed_from: Written<_> = reader.props.get("renamed-from").map(|e| self.name(e, "former API name"));
         let (deploy, deploys_lowered) = self.deploys(&reader);
         if self.all(&reader, "deploy").is_empty() {
             self.missing_child(node, "deploy", "deploy \"my-environment\"");
@@ -86,6 +90,7 @@ impl Ctx<'_> {
             span: self.span(node.span()),
             version: version?,
             owner: owner?,
+            renamed_from: lowered(renamed_from)?,
             deploy: deploy?,
             base_path: lowered(base_path)?,
             domain: lowered(domain)?,

@@ -2,7 +2,7 @@
 
 use kdl::{KdlNode, KdlValue};
 
-use super::api::lowered;
+use super::api::{Written, lowered};
 use super::reader::{Ctx, Reader, Shape};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Account, BaselineUse, Datadog, Environment, ParamValue, Platform, Spanned, Tenant, Tier, Waiver};
@@ -265,13 +265,15 @@ impl Ctx<'_> {
     /// Lowers `environment "name" account=... tier=... { baseline ... }`.
     pub fn environment(&mut self, node: &KdlNode) -> Option<Environment> {
         let shape = Shape {
-            props: &["account", "tier", "expires"],
+            props: &["account", "tier", "expires", "renamed-from"],
             children: &["baseline", "gateway", "waive"],
             ..Shape::ONE_ARG
         };
         let reader = self.open(node, &shape);
         let name = self.node_name(&reader, "environment name");
         let account = self.required(&reader, "account").and_then(|e| self.name(e, "account name"));
+        let renamed_from: Written<_> =
+            reader.props.get("renamed-from").map(|e| self.name(e, "former environment name"));
         let tier = self.required(&reader, "tier").and_then(|e| self.string(e, "tier"));
         let tier = tier.and_then(|t| {
             let checked = self.one_of(t, "tier", Tier::NAMES)?;
@@ -301,6 +303,7 @@ impl Ctx<'_> {
             span: self.span(node.span()),
             account: account?,
             tier: tier?,
+            renamed_from: lowered(renamed_from)?,
             expires,
             gateway: lowered(gateway)?,
             baselines,

@@ -14,6 +14,9 @@ pub struct Api {
     pub version: Spanned<semver::Version>,
     /// Owning team.
     pub owner: Spanned<Name>,
+    /// The name it had before (`renamed-from=`): `idpc diff` compares the old stages with the
+    /// new ones instead of reporting a removal and an addition.
+    pub renamed_from: Option<Spanned<Name>>,
     /// Environments it is deployed to, in the order written, each with its overrides.
     pub deploy: Vec<Deploy>,
     /// Path under which its stages are mapped on their domain (`base-path`); the API's name

@@ -91,6 +91,8 @@ pub struct Environment {
     pub account: Spanned<Name>,
     /// The tier.
     pub tier: Spanned<Tier>,
+    /// The name it had before (`renamed-from=`), for `idpc diff`.
+    pub renamed_from: Option<Spanned<Name>>,
     /// Expiry date (ephemeral environments only).
     pub expires: Option<Spanned<Date>>,
     /// The environment's API gateway: the custom domain its API stages are mapped on.
