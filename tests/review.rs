@@ -492,8 +492,11 @@ fn a_rename_with_a_weakening_is_compared_across_the_pair() {
     }
     // Renaming what serves production replaces it: a warning of its own; the test stage's is not.
     let renames = subjects(&report, WarningKind::Rename);
-    assert_eq!(renames.len(), 1, "{renames:?}");
-    assert_eq!(renames[0].0, "idpc-api-payments-v2--acme-prod");
+    assert_eq!(renames.len(), 2, "{renames:?}");
+    assert!(renames.iter().all(|(s, _)| *s == "idpc-api-payments-v2--acme-prod"), "{renames:?}");
+    assert!(renames.iter().any(|(_, m)| m.starts_with(
+        "URL: https://api.acme-bank.example/payments → https://api.acme-bank.example/payments-v2: callers of the old URL fail"
+    )));
     assert!(!report.stacks.iter().any(|s| s.change == Change::Removed && s.name.contains("payments")));
     snapshot("rename-with-weakening.md", &report.markdown());
 }
@@ -504,7 +507,7 @@ fn renamed_from_pairs_what_identity_cannot() {
     let rename = |explicit: bool| {
         edited("apis/payments.kdl", move |t: &str| {
             let header = if explicit { "api \"payments-v2\" renamed-from=\"payments\"" } else { "api \"payments-v2\"" };
-            t.replace("api \"payments\"", header).replace("\"/payments/{paymentId}\"", "\"/transfers/{paymentId}\"")
+            t.replace("api \"payments\"", header).replace("\"/payments", "\"/transfers")
         })
     };
     let inferred = diff_of(&reference(), &rename(false));
@@ -519,7 +522,15 @@ fn renamed_from_pairs_what_identity_cannot() {
     assert_eq!(renamed, ["idpc-api-payments-v2--acme-prod", "idpc-api-payments-v2--acme-test"]);
     let stage = explicit.stacks.iter().find(|s| s.name == "idpc-api-payments-v2--acme-prod").expect("stage");
     let routes: Vec<(&str, Change)> = stage.routes.iter().map(|r| (r.path.as_str(), r.change)).collect();
-    assert_eq!(routes, [("/payments/{paymentId}", Change::Removed), ("/transfers/{paymentId}", Change::Added)]);
+    assert_eq!(
+        routes,
+        [
+            ("/payments/{paymentId}", Change::Removed),
+            ("/transfers/{paymentId}", Change::Added),
+            ("/payments", Change::Removed),
+            ("/transfers", Change::Added),
+        ]
+    );
 }
 
 #[test]
@@ -551,4 +562,107 @@ fn a_renamed_environment_pairs_its_gateway_and_stages() {
     // Not production: no rename warning, and nothing is reported removed.
     assert!(subjects(&report, WarningKind::Rename).is_empty());
     assert!(!report.stacks.iter().any(|s| s.change == Change::Removed), "{:?}", report.stacks);
+}
+
+#[test]
+fn a_new_route_without_a_scope_is_a_security_warning() {
+    // Renaming a route drops its scope unless it is written again: `/balances` to `/balance`.
+    let new = edited("apis/accounts.kdl", |t| {
+        t.replace(
+            "route \"GET\" \"/accounts/{accountId}/balances\" scopes=\"accounts:read\"",
+            "route \"GET\" \"/accounts/{accountId}/balance\"",
+        )
+    });
+    let report = diff_of(&reference(), &new);
+    let security = subjects(&report, WarningKind::Security);
+    let message =
+        "the new route `GET /accounts/{accountId}/balance` requires no scope: any token the stage accepts may call it";
+    assert!(security.contains(&("idpc-api-accounts--acme-prod", message)), "{security:#?}");
+    assert_eq!(security.len(), 3, "{security:#?}");
+}
+
+#[test]
+fn a_truststore_in_another_bucket_is_a_security_warning_and_a_new_version_is_not() {
+    let moved = edited("tenants/acme-bank/environments.kdl", |t| {
+        t.replace("s3://acme-truststores/prod/truststore.pem", "s3://someone-elses-bucket/truststore.pem")
+    });
+    let report = diff_of(&reference(), &moved);
+    let security = subjects(&report, WarningKind::Security);
+    assert_eq!(security.len(), 1, "{security:#?}");
+    assert_eq!(security[0].0, "idpc-gateway-acme-prod");
+    assert!(security[0].1.starts_with("the mTLS truststore of api.acme-bank.example changes"), "{security:?}");
+    let versioned = edited("tenants/acme-bank/environments.kdl", |t| {
+        t.replace(
+            "mtls truststore=\"s3://acme-truststores/prod/truststore.pem\"",
+            "mtls truststore=\"s3://acme-truststores/prod/truststore.pem\" version=\"3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY\"",
+        )
+    });
+    let report = diff_of(&reference(), &versioned);
+    assert!(subjects(&report, WarningKind::Security).is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn a_rename_that_also_adds_a_route_is_paired_and_its_weakenings_show() {
+    // The reviewer's case: renamed, a route added, the allow-list and a scope dropped; no
+    // `renamed-from`. Paired with the removed stage of the same environment and domain.
+    let new = edited("apis/payments.kdl", |t| {
+        renamed_payments(t).replace("        allow-ip \"203.0.113.0/24\"\n", "").replace(
+            "route \"POST\" \"/payments\" scopes=\"payments:write\"",
+            "route \"POST\" \"/payments\"\n    route \"GET\" \"/payments\" scopes=\"payments:read\"",
+        )
+    });
+    let report = diff_of(&reference(), &new);
+    let renamed = report.stacks.iter().filter(|s| s.change == Change::Renamed).count();
+    assert_eq!(renamed, 2, "{:?}", report.stacks);
+    let security = subjects(&report, WarningKind::Security);
+    for message in [
+        "the IP allow-list is removed: any address can call the API",
+        "`POST /payments` no longer requires the scope `payments:write`",
+    ] {
+        assert!(security.contains(&("idpc-api-payments-v2--acme-prod", message)), "{message}\n{security:#?}");
+    }
+}
+
+#[test]
+fn an_added_stage_is_read_on_its_own() {
+    // Nothing to compare it with: what it lacks is said.
+    let new = edited("apis/accounts.kdl", |t| {
+        format!(
+            "{t}\napi \"open\" version=\"1.0.0\" owner=\"team-x\" {{\n    deploy \"acme-test\"\n    backend lambda=\"open\"\n    security {{\n        mtls\n        jwt issuer=\"https://auth.acme-bank.example\" audience=\"open\"\n    }}\n    route \"GET\" \"/open\"\n}}\n"
+        )
+    });
+    let report = diff_of(&reference(), &new);
+    let security = subjects(&report, WarningKind::Security);
+    let stage = "idpc-api-open--acme-test";
+    for message in [
+        "the new stage has no IP allow-list: any address can call it",
+        "the new stage's route `GET /open` requires no scope: any token the stage accepts may call it",
+    ] {
+        assert!(security.contains(&(stage, message)), "{message}\n{security:#?}");
+    }
+    // The reference's own stages lack nothing: a first build of it warns of nothing.
+    assert!(security.iter().all(|(s, _)| *s == stage), "{security:#?}");
+}
+
+#[test]
+fn renaming_a_production_environment_says_its_domain_cannot_be_created_twice() {
+    let new = edited_all(&[
+        ("tenants/acme-bank/environments.kdl", &|t: &str| {
+            t.replace("environment \"acme-prod\" ", "environment \"acme-live\" renamed-from=\"acme-prod\" ")
+        }),
+        ("apis/accounts.kdl", &|t: &str| t.replace("\"acme-prod\"", "\"acme-live\"")),
+        ("apis/payments.kdl", &|t: &str| t.replace("\"acme-prod\"", "\"acme-live\"")),
+    ]);
+    let report = diff_of(&reference(), &new);
+    let replaced = subjects(&report, WarningKind::Replacement);
+    assert!(
+        replaced.iter().any(|(s, m)| *s == "idpc-gateway-acme-live"
+            && m.starts_with("the new stack creates the domain \"api.acme-bank.example\", which the old stack `idpc-gateway-acme-prod` still holds")),
+        "{replaced:#?}"
+    );
+    assert!(
+        replaced.iter().any(|(s, m)| *s == "idpc-api-payments--acme-live" && m.starts_with("the new stack maps")),
+        "{replaced:#?}"
+    );
+    assert!(report.warnings.iter().filter(|w| w.kind == WarningKind::Rename).all(|w| w.production));
 }

@@ -124,6 +124,19 @@ pub fn diff_with(old: &Tree, new: &Tree, options: Options) -> Result<Report, Dif
         if matches!(change, Change::Changed | Change::Renamed) {
             stack.security = super::facts::security_changes(of, nf);
             stack.values = super::facts::value_changes(of, nf, options.budget_factor);
+            if let (Some(before), Some(after)) = (url(of), url(nf))
+                && before != after
+            {
+                stack.values.push(ValueChange {
+                    what: "URL".into(),
+                    before: Some(before.into()),
+                    after: Some(after.into()),
+                    weakens: false,
+                });
+            }
+        }
+        if change == Change::Added {
+            stack.security = super::facts::exposure(nf);
         }
         if change == Change::Changed
             && stack.plan.is_empty()
@@ -135,7 +148,7 @@ pub fn diff_with(old: &Tree, new: &Tree, options: Options) -> Result<Report, Dif
         {
             continue;
         }
-        warn_stack(&stack, old_t, &mut report.warnings);
+        warn_stack(&stack, old_t, new_t, &mut report.warnings);
         report.stacks.push(stack);
     }
     artifact_changes(old, new, &old_manifest, &new_manifest, &mut report)?;
@@ -207,6 +220,24 @@ fn artifact_changes(
     Ok(())
 }
 
+/// Where a stage is served: `https://HOST/BASE-PATH`.
+fn url(facts: &Facts) -> Option<String> {
+    let host = facts.domain.as_ref().filter(|_| facts.kind == "api-stage")?;
+    Some(match &facts.base_path {
+        Some(path) => format!("https://{host}/{path}"),
+        None => format!("https://{host}"),
+    })
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Whether CloudFormation keeps a resource when its stack deletes it.
+fn kept(resource: &Value) -> Option<&str> {
+    resource["DeletionPolicy"].as_str().filter(|p| matches!(*p, "Retain" | "RetainExceptOnCreate"))
+}
+
 fn plan_changes(before: &Value, after: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for field in ["account", "account_id", "region", "wave"] {
@@ -240,7 +271,7 @@ fn plan_changes(before: &Value, after: &Value) -> Vec<String> {
 }
 
 /// The warnings a stack's changes call for.
-fn warn_stack(stack: &StackChange, old_template: &Value, warnings: &mut Vec<Warning>) {
+fn warn_stack(stack: &StackChange, old_template: &Value, new_template: &Value, warnings: &mut Vec<Warning>) {
     let push = |warnings: &mut Vec<Warning>, kind, message: String| {
         warnings.push(Warning { kind, subject: stack.name.clone(), message, production: stack.production });
     };
@@ -248,11 +279,13 @@ fn warn_stack(stack: &StackChange, old_template: &Value, warnings: &mut Vec<Warn
     match stack.change {
         Change::Removed => {
             let count = old_resources.len();
+            let retained = old_resources.values().filter(|r| kept(r).is_some()).count();
             push(
                 warnings,
                 WarningKind::Deletion,
                 format!(
-                    "the stack is no longer built: deleting it deletes its {count} resources (those with DeletionPolicy Retain or RetainExceptOnCreate are kept)"
+                    "the stack is no longer built: deleting it deletes {} ({retained} kept by their DeletionPolicy)",
+                    plural(count - retained, "resource")
                 ),
             );
             return;
@@ -260,16 +293,61 @@ fn warn_stack(stack: &StackChange, old_template: &Value, warnings: &mut Vec<Warn
         // A stack cannot be renamed in CloudFormation: the deployer creates the new stack and
         // deletes the old one, so everything in it is created again (a new API id, a new
         // mapping on the domain; callers of the old one fail while both change).
-        Change::Renamed if stack.production => push(
-            warnings,
-            WarningKind::Rename,
-            format!(
-                "renamed from `{}` in production: CloudFormation creates a new stack and deletes the old one's {} resources",
-                stack.renamed_from.as_deref().unwrap_or_default(),
-                old_resources.len()
-            ),
-        ),
+        Change::Renamed if stack.production => {
+            let retained = old_resources.values().filter(|r| kept(r).is_some()).count();
+            push(
+                warnings,
+                WarningKind::Rename,
+                format!(
+                    "renamed from `{}` in production: CloudFormation creates a new stack and deleting the old one deletes {} ({retained} kept by their DeletionPolicy, to delete by hand)",
+                    stack.renamed_from.as_deref().unwrap_or_default(),
+                    plural(old_resources.len() - retained, "resource")
+                ),
+            );
+        }
         _ => {}
+    }
+    if stack.change == Change::Renamed {
+        // API Gateway refuses a custom domain name or a base path mapping that already exists
+        // (`ConflictException`): the new stack cannot create what the old one still holds.
+        let names = |template: &Value, ty: &str, field: &str| -> BTreeSet<String> {
+            resources::resources(template)
+                .values()
+                .filter(|r| r["Type"] == ty)
+                .map(|r| r["Properties"][field].to_string())
+                .collect()
+        };
+        let domain = "AWS::ApiGateway::DomainName";
+        for host in names(old_template, domain, "DomainName").intersection(&names(new_template, domain, "DomainName")) {
+            push(
+                warnings,
+                WarningKind::Replacement,
+                format!(
+                    "the new stack creates the domain {host}, which the old stack `{}` still holds: API Gateway refuses a domain that exists, so the old stack must be deleted first, and the domain is down in between",
+                    stack.renamed_from.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        let mapping = |t: &Value| -> BTreeSet<String> {
+            resources::resources(t)
+                .values()
+                .filter(|r| r["Type"] == "AWS::ApiGateway::BasePathMapping")
+                .map(|r| format!("{} {}", r["Properties"]["DomainName"], r["Properties"]["BasePath"]))
+                .collect()
+        };
+        for shared in mapping(old_template).intersection(&mapping(new_template)) {
+            push(
+                warnings,
+                WarningKind::Replacement,
+                format!(
+                    "the new stack maps {shared} (domain, base path), which the old stack `{}` still maps: API Gateway refuses a second mapping, so the old stack must be deleted first, and the path is down in between",
+                    stack.renamed_from.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    for value in stack.values.iter().filter(|v| v.what == "URL" && stack.production) {
+        push(warnings, WarningKind::Rename, format!("{}: callers of the old URL fail", value.describe()));
     }
     // API Gateway deployments are immutable snapshots: a new one replacing the old is how a
     // changed API is deployed, not a loss.
@@ -295,14 +373,24 @@ fn warn_stack(stack: &StackChange, old_template: &Value, warnings: &mut Vec<Warn
                     );
                 }
             }
-            Change::Changed if !resource.replaced_by.is_empty() => push(
-                warnings,
-                WarningKind::Replacement,
-                format!(
-                    "{what} is replaced (deleted and created again) because {} changed",
-                    resource.replaced_by.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-                ),
-            ),
+            Change::Changed if !resource.replaced_by.is_empty() => {
+                let because = resource.replaced_by.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+                // The policy of the template being deployed decides what happens to the old one.
+                let retained = resources::resources(new_template)
+                    .get(&resource.logical_id)
+                    .and_then(|r| r["UpdateReplacePolicy"].as_str())
+                    .is_some_and(|p| p == "Retain");
+                let fate = if retained {
+                    "a new one is created and the old one is kept, orphaned (UpdateReplacePolicy Retain): delete it by hand"
+                } else {
+                    "deleted and created again"
+                };
+                push(
+                    warnings,
+                    WarningKind::Replacement,
+                    format!("{what} is replaced ({fate}) because {because} changed"),
+                );
+            }
             Change::Changed if !create_only().contains_key(&resource.resource_type) => push(
                 warnings,
                 WarningKind::Unknown,

@@ -79,9 +79,13 @@ pub(super) fn security_changes(old: &Facts, new: &Facts) -> Vec<SecurityChange> 
             _ => {}
         }
     }
-    for (route, after) in &new.routes {
-        if !old.routes.contains_key(route) && !after.jwt {
+    for (route, after) in new.routes.iter().filter(|(r, _)| !old.routes.contains_key(*r)) {
+        if !after.jwt {
             say(true, format!("the new route `{route}` requires no JWT"));
+        } else if after.scopes.is_empty() {
+            // A route renamed without its scope (`/balances` to `/balance`) is a new route:
+            // any token the stage accepts opens it.
+            say(true, format!("the new route `{route}` requires no scope: any token the stage accepts may call it"));
         }
     }
     if let (Some(x), Some(y)) = (&a.token, &b.token)
@@ -139,7 +143,10 @@ fn domains(a: &Security, b: &Security, say: &mut impl FnMut(bool, String)) {
         if let Some((_, new_store)) = new_mtls.iter().find(|(h, _)| h == host)
             && new_store != store
         {
-            say(false, format!("the mTLS truststore of {host} changes from {store} to {new_store}"));
+            // Another bucket or key decides which client certificates the domain accepts: a
+            // person must judge it. A new version of the same object is routine.
+            let same_object = old_domain_uri(a, host) == old_domain_uri(b, host);
+            say(!same_object, format!("the mTLS truststore of {host} changes from {store} to {new_store}"));
         }
     }
     // A domain of the stack renamed keeps its mTLS under its new name: no loss. Only a domain
@@ -168,6 +175,45 @@ fn domains(a: &Security, b: &Security, say: &mut impl FnMut(bool, String)) {
             );
         }
     }
+}
+
+fn old_domain_uri<'a>(security: &'a Security, host: &str) -> Option<&'a String> {
+    security.domains.get(host).and_then(|d| d.truststore.as_ref())
+}
+
+/// What a stack only the new build has exposes, on its own: nothing compares it with an old
+/// one, so whatever protection it lacks is said (a rename idpc could not pair would otherwise
+/// hide every weakening).
+pub(super) fn exposure(new: &Facts) -> Vec<SecurityChange> {
+    let Some(security) = &new.security else { return Vec::new() };
+    if new.kind != "api-stage" {
+        let mut out = Vec::new();
+        for (host, domain) in &security.domains {
+            if domain.truststore.is_none() {
+                out.push(SecurityChange {
+                    message: format!("the new domain {host} requires no client certificate (no mTLS)"),
+                    weakens: true,
+                });
+            }
+        }
+        return out;
+    }
+    let mut out = Vec::new();
+    let mut say = |message: String| out.push(SecurityChange { message, weakens: true });
+    if security.allow_list.is_none() {
+        say("the new stage has no IP allow-list: any address can call it".into());
+    }
+    if !security.endpoint_disabled {
+        say("the new stage is served on its execute-api endpoint: no custom domain, so no mTLS".into());
+    }
+    for (route, required) in &new.routes {
+        if !required.jwt {
+            say(format!("the new stage's route `{route}` requires no JWT"));
+        } else if required.scopes.is_empty() {
+            say(format!("the new stage's route `{route}` requires no scope: any token the stage accepts may call it"));
+        }
+    }
+    out
 }
 
 /// A decision's value as a reviewer reads it.

@@ -5,8 +5,10 @@
 //!
 //! A pair is made from facts only: an explicit `renamed-from=` first; else the same kind of
 //! stack with the same identity (an account's id; an environment's account, tier and gateway
-//! domain; a gateway's domain; an API stage's environment, domain and route set). A stack that
-//! matches more than one other is left unpaired: a guess is worse than a removal.
+//! domain; a gateway's domain; an API stage's environment, domain and route set), then API
+//! stages of one environment and domain that share at least half their routes. A stack that
+//! matches more than one other is left unpaired; one that pairs with nothing is still read on
+//! its own (`facts::exposure`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +47,40 @@ pub(super) fn pairs(removed: &BTreeMap<&str, &Facts>, added: &BTreeMap<&str, &Fa
                 }
                 out.insert(new.to_owned(), old.to_owned());
             }
+        }
+    }
+    // Then API stages that share most routes with exactly one removed stage of the same
+    // environment and domain (a rename that also added or dropped a route): compared with it,
+    // the weakenings of the change show, where a removal and an addition would hide them.
+    let paired_old: BTreeSet<&String> = out.values().collect();
+    let routes = |f: &Facts| f.routes.keys().cloned().collect::<BTreeSet<String>>();
+    let olds: Vec<(&str, &Facts)> = removed
+        .iter()
+        .filter(|(n, f)| f.kind == "api-stage" && !paired_old.contains(&(**n).to_owned()))
+        .map(|(n, f)| (*n, *f))
+        .collect();
+    let mut loose: Vec<(&str, &str)> = Vec::new();
+    for (new_name, new) in added.iter().filter(|(n, f)| f.kind == "api-stage" && !out.contains_key(**n)) {
+        let env_of_new = new.environment.as_ref().map(|e| envs.get(e).unwrap_or(e));
+        let candidates: Vec<&str> = olds
+            .iter()
+            .filter(|(_, old)| {
+                let (a, b) = (routes(old), routes(new));
+                let shared = a.intersection(&b).count();
+                old.environment.as_ref() == env_of_new
+                    && old.domain == new.domain
+                    && shared * 2 >= a.len().max(b.len())
+                    && shared > 0
+            })
+            .map(|(n, _)| *n)
+            .collect();
+        if let [only] = candidates.as_slice() {
+            loose.push((only, new_name));
+        }
+    }
+    for (old, new) in &loose {
+        if loose.iter().filter(|(o, _)| o == old).count() == 1 {
+            out.insert((*new).to_owned(), (*old).to_owned());
         }
     }
     out

@@ -316,12 +316,14 @@ impl Report {
 
     fn groups_with(&self, detail: Detail) -> Vec<Group> {
         let mut out = Vec::new();
-        let mut warnings: BTreeMap<(WarningKind, &str), Vec<String>> = BTreeMap::new();
+        // Production first within each kind: it is what the production gate counts.
+        let mut warnings: BTreeMap<(WarningKind, bool, &str), Vec<String>> = BTreeMap::new();
         for w in &self.warnings {
-            warnings.entry((w.kind, &w.message)).or_default().push(w.subject.clone());
+            warnings.entry((w.kind, !w.production, &w.message)).or_default().push(w.subject.clone());
         }
-        for ((kind, message), subjects) in warnings {
-            out.push(Group { section: "warnings", line: format!("**{}** {message}", kind.label()), subjects });
+        for ((kind, other, message), subjects) in warnings {
+            let place = if other { "" } else { " (production)" };
+            out.push(Group { section: "warnings", line: format!("**{}**{place} {message}", kind.label()), subjects });
         }
         let mut order: Vec<(u8, usize, String)> = Vec::new();
         let mut stacks: BTreeMap<String, Vec<String>> = BTreeMap::new();
