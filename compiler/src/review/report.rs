@@ -599,9 +599,10 @@ mod tests {
         assert!(markdown.contains("lines are left out here"), "{markdown}");
         assert!(markdown.contains("`idpc-review` artifact"), "{markdown}");
         // Both warnings, with their counts, before any change.
-        let deletion = markdown
-            .find("**DELETION** the stack is no longer built — **3000 stacks in 25 environments of 25 tenants**");
-        let security = markdown.find("**SECURITY** the IP allow-list is removed");
+        let deletion = markdown.find(
+            "**DELETION** (production) the stack is no longer built — **3000 stacks in 25 environments of 25 tenants**",
+        );
+        let security = markdown.find("**SECURITY** (production) the IP allow-list is removed");
         let first_change = markdown.find("- plan: tag");
         assert!(deletion.is_some() && security.is_some(), "{markdown}");
         assert!(security < first_change || first_change.is_none(), "{markdown}");
