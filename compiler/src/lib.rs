@@ -65,6 +65,9 @@ pub struct Compilation {
     pub plan: Option<Plan>,
     /// The artifacts, when there is no error.
     pub output: Option<Output>,
+    /// Every reference of the estate and what it names, whatever errors there are (empty
+    /// when the estate was too large to read).
+    pub references: Vec<resolve::refs::Ref>,
 }
 
 impl Compilation {
@@ -119,7 +122,14 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
                 diagnostic.primary(Span::new(file, 0, 0), format!("the largest file, {} bytes", largest.bytes.len()));
         }
         sink.push(diagnostic);
-        return Compilation { sources, diagnostics: sink.into_sorted(), resolved: None, plan: None, output: None };
+        return Compilation {
+            sources,
+            diagnostics: sink.into_sorted(),
+            resolved: None,
+            plan: None,
+            output: None,
+            references: Vec::new(),
+        };
     }
     for raw in files {
         let Some(kind) = source::classify(&raw.path) else {
@@ -216,6 +226,7 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
         .min_by_key(|(_, f)| (f.path.matches('/').count(), f.path.clone()))
         .map(|(id, _)| id);
     let estate = lower::merge(stdlib_parts, !unreadable, root, &mut sink);
+    let references = resolve::refs::index(&estate);
 
     // A file that could not be read at all hides its declarations: resolving the rest would
     // only report references to them as unknown.
@@ -242,7 +253,7 @@ pub fn compile_with(files: &[RawFile], options: &Options, hooks: Hooks<'_>) -> C
     if sink.has_errors() {
         output = None;
     }
-    Compilation { sources, diagnostics: sink.into_sorted(), resolved, plan, output }
+    Compilation { sources, diagnostics: sink.into_sorted(), resolved, plan, output, references }
 }
 
 /// Today's UTC date from the system clock.

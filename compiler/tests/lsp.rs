@@ -23,9 +23,12 @@ impl Editor {
     }
 
     fn start_with(workspace: &Path, capabilities: Value) -> Editor {
+        // The stdlib's read-only copy (definition of a stdlib baseline) goes beside the
+        // workspace, not into the user's cache.
         let mut child = Command::new(env!("CARGO_BIN_EXE_idpc"))
             .arg("lsp")
             .env_remove("IDPC_TODAY")
+            .env("XDG_CACHE_HOME", workspace.join(".cache"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -428,4 +431,78 @@ fn the_server_survives_every_document_that_once_aborted_it() {
     );
     assert_eq!(editor.diagnostics_for(&uri), Vec::<Value>::new());
     editor.stop();
+}
+
+#[test]
+fn definition_reaches_stdlib_baselines_and_requires_targets_from_the_reference_index() {
+    let (_dir, root) = estate();
+    // An estate baseline that requires a stdlib one.
+    let own = root.join("baselines/tagging/baseline.kdl");
+    std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+    let declaration =
+        "baseline \"tagging\" scope=\"account\" {\n    description \"Tag policy\"\n    requires \"audit-trail\"\n}\n";
+    std::fs::write(&own, declaration).unwrap();
+    let mut editor = Editor::start(&root);
+    // A mistake in another account of the document (which drops that account): the index
+    // still answers for the rest.
+    let accounts_path = root.join("tenants/acme-bank/accounts.kdl");
+    let accounts_uri = url(&accounts_path);
+    let accounts = std::fs::read_to_string(&accounts_path)
+        .unwrap()
+        .replace("baseline \"cost\" monthly-limit=400", "baseline \"cost\" monthly-limits=400");
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": accounts_uri, "languageId": "kdl", "version": 1, "text": accounts } }),
+    );
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": accounts_uri }, "position": position_of(&accounts, "\"cost\"") }),
+    );
+    let target = response["result"]["uri"].as_str().expect("a location").to_owned();
+    assert!(target.ends_with("/baselines/cost/baseline.kdl") && target.contains("/.cache/idpc/stdlib-"), "{response}");
+    let copy = url_path(&target);
+    let text = std::fs::read_to_string(&copy).expect("the copy exists");
+    assert!(text.contains("baseline \"cost\""), "{text}");
+    assert!(std::fs::metadata(&copy).unwrap().permissions().readonly(), "the copy is read-only");
+    let line = text.lines().position(|l| l.starts_with("baseline \"cost\"")).unwrap();
+    assert_eq!(response["result"]["range"]["start"]["line"], line, "{response}");
+    // In the account being typed (dropped for its error), `tenant=` still leads to the tenant.
+    let broken = accounts
+        .replace("account \"acme-dev\" tenant=\"acme-bank\"", "account \"acme-dev\" tenant=\"acme-bank\" typo=1");
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": accounts_uri, "version": 2 }, "contentChanges": [{ "text": broken }] }),
+    );
+    let at = broken.find("typo=1").unwrap() - "\"acme-bank\" ".len() + 1;
+    let line = broken[..at].matches('\n').count();
+    let character = at - broken[..at].rfind('\n').map_or(0, |i| i + 1);
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": accounts_uri }, "position": { "line": line, "character": character } }),
+    );
+    assert_eq!(response["result"]["uri"], url(&root.join("tenants/acme-bank/tenant.kdl")), "{response}");
+    // `requires "audit-trail"` in the estate's own baseline -> the stdlib's audit-trail.
+    let own_uri = url(&own);
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": own_uri, "languageId": "kdl", "version": 1, "text": declaration } }),
+    );
+    let response = editor.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": own_uri }, "position": position_of(declaration, "\"audit-trail\"") }),
+    );
+    let target = response["result"]["uri"].as_str().expect("a location");
+    assert!(target.ends_with("/baselines/audit-trail/baseline.kdl"), "{response}");
+    // And hover on it shows the stdlib baseline's page.
+    let response = editor.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": own_uri }, "position": position_of(declaration, "\"audit-trail\"") }),
+    );
+    let hover = response["result"]["contents"]["value"].as_str().expect("markdown");
+    assert!(hover.starts_with("# baseline audit-trail (account scope)"), "{hover}");
+    editor.stop();
+}
+
+fn url_path(uri: &str) -> PathBuf {
+    PathBuf::from(uri.strip_prefix("file://").expect("a file URI"))
 }

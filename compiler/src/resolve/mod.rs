@@ -13,6 +13,7 @@
 
 mod baselines;
 pub mod domains;
+pub mod refs;
 pub mod stage;
 
 use std::collections::BTreeMap;

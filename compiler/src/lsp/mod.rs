@@ -16,16 +16,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use kdl::{KdlDocument, KdlNode};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::Notification as _;
 use lsp_types::{
     CodeDescription, Diagnostic as LspDiagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
     DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DidSaveTextDocumentParams, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
-    HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, Position,
-    PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind,
-    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Url,
+    DidSaveTextDocumentParams, GotoDefinitionParams, HoverParams, HoverProviderCapability, InitializeParams, Location,
+    NumberOrString, OneOf, Position, PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Url,
 };
 use serde_json::Value;
 
@@ -34,6 +32,11 @@ use crate::diagnostics::{Diagnostic, Label, Severity, machine};
 use crate::model::Date;
 use crate::source::{self, RawFile, SourceFile, SourceSet};
 use crate::{Hooks, Options, compile_with};
+
+mod edit;
+mod navigate;
+
+use edit::Edit;
 
 /// Runs the server on stdin and stdout until the editor says `exit`.
 pub fn serve_stdio() -> Result<(), String> {
@@ -131,6 +134,14 @@ struct Estate {
     /// What the last full check's rendering found (kept while only edits are checked, moved with
     /// the text they point at).
     rendering: Vec<(Url, LspDiagnostic)>,
+    /// The sources and reference index of the last check, for definition and hover.
+    index: Option<Index>,
+}
+
+/// What navigation needs of a check: its files and its reference index.
+struct Index {
+    sources: SourceSet,
+    references: Vec<crate::resolve::refs::Ref>,
 }
 
 struct Server {
@@ -366,6 +377,7 @@ impl Server {
             }
         }
         estate.cache.sweep();
+        estate.index = Some(Index { sources: compilation.sources, references: compilation.references });
         let mut published = Vec::new();
         for uri in &estate.published {
             if !by_file.contains_key(uri) {
@@ -427,217 +439,11 @@ impl Server {
         }
         source::read_bounded(path).ok().and_then(|bytes| String::from_utf8(bytes).ok())
     }
-
-    /// The reference under the cursor (what it names and its kind), with the document it is in.
-    fn reference_at(&mut self, uri: &Url, position: Position) -> Option<(PathBuf, Reference, SourceFile)> {
-        let path = uri.to_file_path().ok()?;
-        let file = text_file(self.text_of(&path)?);
-        let offset = file.offset_utf16(position.line, position.character);
-        let document: KdlDocument = crate::parse::parse_quiet(&file.text)?;
-        let root = self.root_of(&path);
-        let reference = find_reference(document.nodes(), None, offset)?;
-        Some((root, reference, file))
-    }
-
-    fn definition(&mut self, params: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
-        let position = &params.text_document_position_params;
-        let (root, reference, _) = self.reference_at(&position.text_document.uri, position.position)?;
-        let declaration = self.declaration(&root, &reference)?;
-        let uri = Url::from_file_path(root.join(&declaration.path)).ok()?;
-        let range = range(&declaration.file, declaration.start as u32, declaration.end as u32);
-        Some(GotoDefinitionResponse::Scalar(Location { uri, range }))
-    }
-
-    fn hover(&mut self, params: &HoverParams) -> Option<Hover> {
-        let position = &params.text_document_position_params;
-        let (root, reference, file) = self.reference_at(&position.text_document.uri, position.position)?;
-        let markdown = if reference.kind == Kind::Baseline {
-            let path = format!("baselines/{}/baseline.kdl", reference.name);
-            let text = self.sources(&root).get(&path).map(|bytes| String::from_utf8_lossy(bytes).into_owned());
-            let extra: Vec<(&str, &str)> = text.iter().map(|t| (path.as_str(), t.as_str())).collect();
-            let decls = crate::baselines_with(&extra);
-            let decl = decls.iter().rev().find(|d| d.name.value.as_str() == reference.name)?;
-            crate::baseline_page(decl)
-        } else {
-            let declaration = self.declaration(&root, &reference)?;
-            let text = declaration.file.text.get(declaration.start..declaration.end).unwrap_or("");
-            let shown: Vec<&str> = text.lines().take(12).collect();
-            format!(
-                "{} `{}` (`{}`)\n\n```kdl\n{}\n```\n",
-                reference.kind.node(),
-                reference.name,
-                declaration.path,
-                shown.join("\n")
-            )
-        };
-        Some(Hover {
-            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: markdown }),
-            range: Some(range(&file, reference.start as u32, reference.end as u32)),
-        })
-    }
-
-    /// Where the node a reference names is declared.
-    fn declaration(&self, root: &Path, reference: &Reference) -> Option<Declaration> {
-        for (path, bytes) in self.sources(root) {
-            let Some(kind) = source::classify(&path) else {
-                continue;
-            };
-            let wanted = match reference.kind {
-                Kind::Baseline => {
-                    kind == source::FileKind::BaselineDecl
-                        && path == format!("baselines/{}/baseline.kdl", reference.name)
-                }
-                _ => kind == source::FileKind::Spec,
-            };
-            let text = String::from_utf8_lossy(bytes);
-            // A declaration spells the name; only such files are parsed.
-            if !wanted || !text.contains(reference.name.as_str()) {
-                continue;
-            }
-            let Some(document) = crate::parse::parse_quiet(&text) else {
-                continue;
-            };
-            let found = document.nodes().iter().find(|node| {
-                node.name().value() == reference.kind.node()
-                    && node.entries().iter().find(|e| e.name().is_none()).and_then(|e| e.value().as_string())
-                        == Some(reference.name.as_str())
-            });
-            if let Some(node) = found {
-                let span = node.span();
-                let (start, end) = (span.offset(), span.offset() + span.len());
-                return Some(Declaration { path, file: text_file(text.into_owned()), start, end });
-            }
-        }
-        None
-    }
-}
-
-/// A node a reference names: its file (estate-relative path and text) and byte range.
-struct Declaration {
-    path: String,
-    file: SourceFile,
-    start: usize,
-    end: usize,
-}
-
-/// What an edit changed in a document: the bytes `old[start..old_end]` became
-/// `new[start..new_end]`, everything before and after is the same.
-struct Edit {
-    old: SourceFile,
-    new: SourceFile,
-    start: usize,
-    old_end: usize,
-    new_end: usize,
-}
-
-impl Edit {
-    fn between(old: &str, new: &str) -> Edit {
-        let start = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
-        let most = old.len().min(new.len()) - start;
-        let same_end = old.bytes().rev().zip(new.bytes().rev()).take(most).take_while(|(a, b)| a == b).count();
-        Edit {
-            old: text_file(old.to_owned()),
-            new: text_file(new.to_owned()),
-            start,
-            old_end: old.len() - same_end,
-            new_end: new.len() - same_end,
-        }
-    }
-
-    /// Where a range of the old text is in the new one; `None` when the edit touched it.
-    fn follow(&self, range: Range) -> Option<Range> {
-        let offset = |p: Position| self.old.offset_utf16(p.line, p.character);
-        let (start, end) = (offset(range.start), offset(range.end));
-        if end <= self.start {
-            return Some(range);
-        }
-        if start < self.old_end {
-            return None;
-        }
-        // After the edit: the same bytes, moved by what the edit added or removed.
-        let moved = |offset: usize| u32::try_from(offset - self.old_end + self.new_end).ok();
-        Some(self::range(&self.new, moved(start)?, moved(end)?))
-    }
 }
 
 /// A text as a source file, for position arithmetic.
 fn text_file(text: String) -> SourceFile {
     SourceFile { path: String::new(), text, kind: source::FileKind::Spec }
-}
-
-/// What a reference names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Tenant,
-    Account,
-    Environment,
-    Api,
-    Baseline,
-}
-
-impl Kind {
-    /// The node that declares it.
-    fn node(self) -> &'static str {
-        match self {
-            Kind::Tenant => "tenant",
-            Kind::Account => "account",
-            Kind::Environment => "environment",
-            Kind::Api => "api",
-            Kind::Baseline => "baseline",
-        }
-    }
-}
-
-/// A reference in a document: the name, its kind, and the byte range of the value.
-#[derive(Debug)]
-struct Reference {
-    name: String,
-    kind: Kind,
-    start: usize,
-    end: usize,
-}
-
-/// The reference whose value contains `offset`, if any.
-fn find_reference(nodes: &[KdlNode], parent: Option<&str>, offset: usize) -> Option<Reference> {
-    for node in nodes {
-        let span = node.span();
-        if offset < span.offset() || offset > span.offset() + span.len() {
-            continue;
-        }
-        let name = node.name().value();
-        for (index, entry) in node.entries().iter().enumerate() {
-            let span = entry.span();
-            if offset < span.offset() || offset > span.offset() + span.len() {
-                continue;
-            }
-            let Some(value) = entry.value().as_string() else {
-                continue;
-            };
-            let kind = match (name, entry.name().map(|n| n.value())) {
-                ("account", Some("tenant")) => Some(Kind::Tenant),
-                ("environment", Some("account")) => Some(Kind::Account),
-                ("deploy", None) => Some(Kind::Environment),
-                ("uses", None) => Some(Kind::Api),
-                ("requires", None) => Some(Kind::Baseline),
-                // `baseline "x"` inside an account or environment uses a baseline; at the top
-                // of a baseline.kdl it declares one.
-                ("baseline", None) if index == 0 && parent.is_some() => Some(Kind::Baseline),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                return Some(Reference {
-                    name: value.to_owned(),
-                    kind,
-                    start: span.offset(),
-                    end: span.offset() + span.len(),
-                });
-            }
-        }
-        if let Some(found) = node.children().and_then(|c| find_reference(c.nodes(), Some(name), offset)) {
-            return Some(found);
-        }
-    }
-    None
 }
 
 /// Whether a folder's `.kdl` files (down to `depth`, hidden folders skipped) declare the
@@ -717,28 +523,5 @@ fn to_lsp(diagnostic: &Diagnostic, range: Range, sources: &SourceSet, root: &Pat
         related_information: if related.is_empty() { None } else { Some(related) },
         tags: None,
         data: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Edit, Position, Range};
-
-    fn at(line: u32, character: u32) -> Position {
-        Position::new(line, character)
-    }
-
-    #[test]
-    fn a_range_follows_its_text_through_an_edit() {
-        let old = "a\nbaseline \"x\"\nz\n";
-        let range = Range::new(at(1, 0), at(1, 12));
-        // An edit after it leaves it; one before it moves it; one inside it drops it.
-        assert_eq!(Edit::between(old, &format!("{old}// more\n")).follow(range), Some(range));
-        let moved = Edit::between(old, &format!("// 🚀\n{old}")).follow(range);
-        assert_eq!(moved, Some(Range::new(at(2, 0), at(2, 12))));
-        let widened = Edit::between(old, "a = 🚀;\nbaseline \"x\"\nz\n").follow(range);
-        assert_eq!(widened, Some(range), "same line numbers, same columns on its own line");
-        assert_eq!(Edit::between(old, "a\nbaseline \"y\"\nz\n").follow(range), None);
-        assert_eq!(Edit::between(old, old).follow(range), Some(range));
     }
 }
