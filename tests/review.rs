@@ -491,13 +491,23 @@ fn a_rename_with_a_weakening_is_compared_across_the_pair() {
         }
     }
     // Renaming what serves production replaces it: a warning of its own; the test stage's is not.
-    let renames = subjects(&report, WarningKind::Rename);
+    let all = subjects(&report, WarningKind::Rename);
+    let renames: Vec<&(&str, &str)> = all.iter().filter(|(s, _)| s.starts_with("idpc-")).collect();
     assert_eq!(renames.len(), 2, "{renames:?}");
     assert!(renames.iter().all(|(s, _)| *s == "idpc-api-payments-v2--acme-prod"), "{renames:?}");
     assert!(renames.iter().any(|(_, m)| m.starts_with(
         "URL: https://api.acme-bank.example/payments → https://api.acme-bank.example/payments-v2: callers of the old URL fail"
     )));
     assert!(!report.stacks.iter().any(|s| s.change == Change::Removed && s.name.contains("payments")));
+    // The renamed stages' monitors and dashboard are recreated under the new name, not lost;
+    // and a renamed stack is a new stack, not a list of replaced resources.
+    let recreated = all
+        .iter()
+        .filter(|(s, m)| s.starts_with("apis/payments/") && m.contains("is recreated as `apis/payments-v2/"))
+        .count();
+    assert_eq!(recreated, 7, "{all:#?}");
+    assert!(subjects(&report, WarningKind::Deletion).is_empty(), "{:#?}", report.warnings);
+    assert!(subjects(&report, WarningKind::Replacement).is_empty(), "{:#?}", report.warnings);
     snapshot("rename-with-weakening.md", &report.markdown());
 }
 
@@ -559,8 +569,11 @@ fn a_renamed_environment_pairs_its_gateway_and_stages() {
             ("idpc-gateway-acme-test", "idpc-gateway-acme-qa"),
         ]
     );
-    // Not production: no rename warning, and nothing is reported removed.
-    assert!(subjects(&report, WarningKind::Rename).is_empty());
+    // Not production: no rename warning of a stack (its monitors are recreated), and nothing
+    // is reported removed.
+    let renames = subjects(&report, WarningKind::Rename);
+    assert!(renames.iter().all(|(s, m)| !s.starts_with("idpc-") && m.contains("is recreated as")), "{renames:#?}");
+    assert!(subjects(&report, WarningKind::Deletion).is_empty(), "{:#?}", report.warnings);
     assert!(!report.stacks.iter().any(|s| s.change == Change::Removed), "{:?}", report.stacks);
 }
 

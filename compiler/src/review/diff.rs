@@ -151,7 +151,22 @@ pub fn diff_with(old: &Tree, new: &Tree, options: Options) -> Result<Report, Dif
         warn_stack(&stack, old_t, new_t, &mut report.warnings);
         report.stacks.push(stack);
     }
-    artifact_changes(old, new, &old_manifest, &new_manifest, &mut report)?;
+    // The names a rename changed (API, environment, stack), for the artifacts the renamed
+    // stacks carry: `apis/payments/...` is `apis/payments-v2/...` recreated, not a loss.
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    for (new_name, old_name) in &renamed {
+        renames.insert(old_name.clone(), new_name.clone());
+        if let (Some(o), Some(n)) = (old_manifest.facts.get(old_name), new_manifest.facts.get(new_name)) {
+            for (a, b) in [(&o.api, &n.api), (&o.environment, &n.environment)] {
+                if let (Some(a), Some(b)) = (a, b)
+                    && a != b
+                {
+                    renames.insert(a.clone(), b.clone());
+                }
+            }
+        }
+    }
+    artifact_changes(old, new, &old_manifest, &new_manifest, &renames, &mut report)?;
     report.warnings.sort();
     report.warnings.dedup();
     Ok(report)
@@ -163,8 +178,15 @@ fn artifact_changes(
     new: &Tree,
     old_manifest: &Manifest,
     new_manifest: &Manifest,
+    renames: &BTreeMap<String, String>,
     report: &mut Report,
 ) -> Result<(), DiffError> {
+    let renamed_path = |path: &str| -> String {
+        path.split('/')
+            .map(|segment| renames.get(segment).map_or(segment, String::as_str))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     let paths: BTreeSet<&String> = old_manifest.artifacts.keys().chain(new_manifest.artifacts.keys()).collect();
     for path in paths {
         let (before, after) = (old_manifest.artifacts.get(path), new_manifest.artifacts.get(path));
@@ -189,16 +211,32 @@ fn artifact_changes(
         if change == Change::Removed && kind.starts_with("datadog-") {
             let stack = before.and_then(|b| b.2.as_ref());
             let production = stack.and_then(|s| old_manifest.facts.get(s)).is_some_and(|f| f.production);
-            report.warnings.push(Warning {
-                kind: WarningKind::Deletion,
-                subject: path.clone(),
-                message: format!(
-                    "{} `{}` is no longer built; delete it in Datadog if your deployer does not",
-                    kind.trim_start_matches("datadog-"),
-                    title.as_deref().unwrap_or(path)
-                ),
-                production,
-            });
+            let what = kind.trim_start_matches("datadog-");
+            let title = title.as_deref().unwrap_or(path);
+            let successor = renamed_path(path);
+            let recreated = successor != *path
+                && new_manifest.artifacts.contains_key(&successor)
+                && !old_manifest.artifacts.contains_key(&successor);
+            let (kind, message) = if recreated {
+                (
+                    WarningKind::Rename,
+                    if what == "dashboard" {
+                        format!(
+                            "dashboard `{title}` is recreated as `{successor}` by the rename: a new dashboard at a new URL (links to the old one break); delete the old one if your deployer does not"
+                        )
+                    } else {
+                        format!(
+                            "{what} `{title}` is recreated as `{successor}` by the rename: a new {what} in Datadog, without the old one's history, mutes and downtimes; delete the old one if your deployer does not"
+                        )
+                    },
+                )
+            } else {
+                (
+                    WarningKind::Deletion,
+                    format!("{what} `{title}` is no longer built; delete it in Datadog if your deployer does not"),
+                )
+            };
+            report.warnings.push(Warning { kind, subject: path.clone(), message, production });
         }
         report.artifacts.push(ArtifactChange { path: path.clone(), kind, change, title, fields });
     }
@@ -348,6 +386,18 @@ fn warn_stack(stack: &StackChange, old_template: &Value, new_template: &Value, w
     }
     for value in stack.values.iter().filter(|v| v.what == "URL" && stack.production) {
         push(warnings, WarningKind::Rename, format!("{}: callers of the old URL fail", value.describe()));
+    }
+    if stack.change == Change::Renamed {
+        // A renamed stack is a new stack: all of it is created and the old stack deleted (the
+        // rename warning says so, with what its DeletionPolicy keeps); its resources are not
+        // "replaced" one by one. Only what weakens security or a guarantee is said.
+        for change in stack.security.iter().filter(|c| c.weakens) {
+            push(warnings, WarningKind::Security, change.message.clone());
+        }
+        for value in stack.values.iter().filter(|v| v.weakens) {
+            push(warnings, WarningKind::Loosened, format!("{} loosens a guarantee", value.describe()));
+        }
+        return;
     }
     // API Gateway deployments are immutable snapshots: a new one replacing the old is how a
     // changed API is deployed, not a loss.

@@ -261,7 +261,10 @@ impl Report {
                 return (if stack.change == Change::Removed { 0 } else { 2 }, lines);
             }
             Change::Renamed => {
-                lines.push(format!("{kind} renamed from `{}`", stack.renamed_from.as_deref().unwrap_or_default()));
+                lines.push(format!(
+                    "{kind} renamed from `{}` (once deployed, remove any `renamed-from=` that says so)",
+                    stack.renamed_from.as_deref().unwrap_or_default()
+                ));
                 1
             }
             Change::Changed => 3,
@@ -275,7 +278,7 @@ impl Report {
             lines.push(format!("route `{} {}` {}", route.method, route.path, route.change.as_str()));
         }
         for change in stack.security.iter().filter(|c| !c.weakens) {
-            lines.push(format!("security: {}", change.message));
+            lines.push(format!("security (does not weaken): {}", change.message));
         }
         // A new deployment replacing the old (its logical id carries the body's hash) is how
         // API Gateway deploys a changed API: one line, the same in every stack.
