@@ -93,15 +93,15 @@ impl Ctx<'_> {
 
     /// An `s3://bucket/key` URI.
     pub fn s3_uri(&mut self, value: Spanned<String>, what: &str) -> Option<Spanned<String>> {
-        if valid_s3_uri(&value.value) {
+        let Some(problem) = s3_uri_problem(&value.value) else {
             return Some(value);
-        }
-        let message = format!("{what} `{}` is not an S3 URI", value.value);
+        };
+        let message = format!("{what} `{}` is not an S3 object URI", value.value.escape_debug());
         self.bad(
             Code::BadS3Uri,
             &value,
             message,
-            "not s3://bucket/key",
+            &problem,
             "write an S3 object URI such as \"s3://my-bucket/path/file.pem\"",
         );
         None
@@ -291,22 +291,47 @@ pub fn resource_id_valid(service: &str, region: &str, id: &str) -> bool {
 
 /// Whether `text` is `s3://bucket/key` with a valid bucket name and a non-empty key.
 pub fn valid_s3_uri(text: &str) -> bool {
+    s3_uri_problem(text).is_none()
+}
+
+/// What is wrong with an `s3://bucket/key` URI, in words; `None` when nothing is.
+pub fn s3_uri_problem(text: &str) -> Option<String> {
     let Some(rest) = text.strip_prefix("s3://") else {
-        return false;
+        return Some("it does not start with `s3://`".into());
     };
     let Some((bucket, key)) = rest.split_once('/') else {
-        return false;
+        return Some("no object key after the bucket (`s3://bucket/key`)".into());
     };
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !(3..=63).contains(&bucket.len()) {
+        return Some(format!(
+            "the bucket name `{bucket}` is {} characters long; S3 allows 3 to 63",
+            bucket.chars().count()
+        ));
+    }
+    if let Some(c) = bucket.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        return Some(format!(
+            "the bucket name has `{}`; S3 bucket names are lower-case letters, digits, `-` and `.`",
+            c.escape_debug()
+        ));
+    }
+    if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Some("the bucket name must start and end with a letter or digit".into());
+    }
+    if key.is_empty() || key.ends_with('/') {
+        return Some("the key names a folder, not an object".into());
+    }
     // Keys: printable ASCII without the characters S3's guidelines say to avoid
     // (`\\ { ^ } % ` ] " > [ ~ < # |`) nor spaces; every key idpc reads is a file name.
-    bucket_ok
-        && !key.is_empty()
-        && !key.ends_with('/')
-        && key.chars().all(|c| c.is_ascii_graphic() && !"\\{^}%`]\">[~<#|".contains(c))
+    if let Some(c) = key.chars().find(|c| !c.is_ascii_graphic() || "\\{^}%`]\">[~<#|".contains(*c)) {
+        let shown = if c == ' ' { "a space".to_owned() } else { format!("`{}`", c.escape_debug()) };
+        return Some(format!(
+            "the key has {shown}: idpc accepts printable ASCII keys without a space or any of the characters S3 advises against: \\ {{ ^ }} % ` ] \" > [ ~ < # |"
+        ));
+    }
+    None
 }
 
 /// Whether `text` is a lower-case FQDN: 2+ labels of `[a-z0-9-]`, each 1-63 long, 253 in all.
@@ -337,6 +362,19 @@ mod tests {
         assert!(!valid_s3_uri("s3://acme-truststores/a b.pem"));
         assert!(!valid_s3_uri("s3://acme-truststores/a\"}.pem"));
         assert!(!valid_s3_uri("s3://acme-truststores/a\r\n.pem"));
+        // Each refusal says why.
+        for (uri, reason) in [
+            ("s3://acme-truststores/", "the key names a folder"),
+            ("s3://Acme/x", "the bucket name has `A`"),
+            ("https://acme/x", "does not start with `s3://`"),
+            ("s3://ab/x", "is 2 characters long"),
+            ("s3://acme-truststores/a b.pem", "the key has a space"),
+            ("s3://acme-truststores/a~b.pem", "the key has `~`"),
+            ("s3://bucket-only", "no object key"),
+        ] {
+            let problem = s3_uri_problem(uri).unwrap_or_default();
+            assert!(problem.contains(reason), "{uri}: {problem}");
+        }
     }
 
     #[test]
