@@ -141,8 +141,13 @@ impl Ctx<'_> {
                     "lambda" => "a Lambda function",
                     other => other,
                 };
-                let message = format!("`{}` is not {kind} ARN", value.value);
-                let help = format!("expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}<id>");
+                let message = format!("`{}` is not {kind} ARN", value.value.escape_debug());
+                let id = match service {
+                    "acm" => "<id> (a lower-case UUID, 8-4-4-4-12 hex digits)",
+                    "cognito-idp" => "<region>_<letters and digits>",
+                    _ => "<id>",
+                };
+                let help = format!("expected arn:aws:{service}:<region>:<12-digit account>:{resource_prefix}{id}");
                 self.bad(Code::BadArn, &value, message, "malformed ARN", &help);
                 None
             }
