@@ -64,6 +64,9 @@ struct Scanner<'t> {
     bytes: &'t [u8],
     i: usize,
     depth: usize,
+    /// Where each `{` still open starts, outermost first (only to `limit + 1` levels: a
+    /// deeper text is refused anyway).
+    open: Vec<usize>,
     limit: usize,
     /// The last character read in code (outside strings and comments), for what glues.
     last_code: Option<char>,
@@ -144,6 +147,9 @@ impl Scanner<'_> {
                 }
                 Some(b'{') => {
                     self.depth += 1;
+                    if self.depth <= self.limit + 1 {
+                        self.open.push(self.i);
+                    }
                     if self.depth > self.limit && self.out.too_deep.is_none() {
                         self.out.too_deep = Some(self.i);
                     }
@@ -151,6 +157,9 @@ impl Scanner<'_> {
                     self.last_code = Some('{');
                 }
                 Some(b'}') => {
+                    if self.depth <= self.limit + 1 {
+                        self.open.pop();
+                    }
                     self.depth = self.depth.saturating_sub(1);
                     self.i += 1;
                     self.last_code = Some('}');
@@ -410,10 +419,28 @@ impl Scanner<'_> {
 
 /// Scans `text`; `limit` is the deepest nesting accepted.
 pub fn scan(text: &str, limit: usize) -> Scan {
-    let mut scanner =
-        Scanner { text, bytes: text.as_bytes(), i: 0, depth: 0, limit, last_code: None, out: Scan::default() };
+    let mut scanner = Scanner {
+        text,
+        bytes: text.as_bytes(),
+        i: 0,
+        depth: 0,
+        open: Vec::new(),
+        limit,
+        last_code: None,
+        out: Scan::default(),
+    };
     if let Err(e) = scanner.run() {
         scanner.out.error = Some(e);
+    } else if let (Some(&start), None) = (scanner.open.last(), scanner.out.too_deep) {
+        // kdl reports a block that never closes at the start of the file; the block is here.
+        // The innermost one still open at the end is named: the missing `}` belongs to it or
+        // to a block closed too early inside it.
+        scanner.out.error = Some(LexError {
+            start,
+            end: start + 1,
+            message: "this `{` is never closed",
+            help: "add the `}` that ends this block (or a block inside it that a `}` closed too early)",
+        });
     }
     scanner.out
 }
