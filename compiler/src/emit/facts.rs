@@ -260,9 +260,7 @@ fn stage(resolved: &Resolved, s: usize, facts: &mut Facts) {
         }
     }
     if !api.security.allow_ip.is_empty() {
-        let mut nets: Vec<ipnet::IpNet> = api.security.allow_ip.iter().map(|n| n.value).collect();
-        nets.sort();
-        security.allow_list = Some(nets.iter().map(ToString::to_string).collect());
+        security.allow_list = Some(super::openapi::allow_ranges(api));
     }
     match settings.jwt.as_ref().map(|j| &j.value.issuer) {
         Some(JwtIssuer::Oidc { issuer, audience }) => {
@@ -276,7 +274,7 @@ fn stage(resolved: &Resolved, s: usize, facts: &mut Facts) {
         let mut scopes = if jwt { route.scopes.clone() } else { Vec::new() };
         scopes.sort();
         scopes.dedup();
-        facts.routes.insert(format!("{} {}", route.method.value.as_str(), route.path.value), Route { jwt, scopes });
+        facts.routes.insert(route.key(), Route { jwt, scopes });
     }
     facts.security = Some(security);
 

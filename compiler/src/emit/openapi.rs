@@ -127,10 +127,7 @@ pub fn document(resolved: &Resolved, stage: &Stage) -> Value {
         None => {}
     }
     if !api.security.allow_ip.is_empty() {
-        // Sorted: the order ranges are written in means nothing, and must not change output.
-        let mut nets: Vec<ipnet::IpNet> = api.security.allow_ip.iter().map(|n| n.value).collect();
-        nets.sort();
-        let ranges: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        let ranges = allow_ranges(api);
         doc.insert(
             "x-amazon-apigateway-policy".into(),
             json!({
@@ -264,4 +261,13 @@ fn gateway_responses() -> Value {
         ("MISSING_AUTHENTICATION_TOKEN", response(Some("404"), "not found")),
         ("THROTTLED", response(Some("429"), "too many requests")),
     ])
+}
+
+/// The source ranges of an API's resource policy allow-list, as the policy and the stack's
+/// facts write them: sorted, since the order ranges are written in means nothing and must
+/// not change output.
+pub fn allow_ranges(api: &crate::model::Api) -> Vec<String> {
+    let mut nets: Vec<ipnet::IpNet> = api.security.allow_ip.iter().map(|n| n.value).collect();
+    nets.sort();
+    nets.iter().map(ToString::to_string).collect()
 }

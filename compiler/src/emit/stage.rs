@@ -29,7 +29,7 @@ pub fn route_scopes(api: &crate::model::Api) -> Value {
         .map(|route| {
             let mut scopes = route.scopes.clone();
             scopes.sort();
-            (format!("{} {}", route.method.value.as_str(), route.path.value), json!(scopes))
+            (route.key(), json!(scopes))
         })
         .collect();
     object([("routes", Value::Object(table))])

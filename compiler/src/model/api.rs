@@ -212,6 +212,13 @@ pub struct Route {
 }
 
 impl Route {
+    /// `METHOD /path`, the path as written with its `{parameters}`: a route's name in the
+    /// stage's route table (what API Gateway gives a REQUEST authorizer as `httpMethod` and
+    /// `resource`) and in the stack's facts.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method.value.as_str(), self.path.value)
+    }
+
     /// The OpenAPI `operationId`: method, then each segment in PascalCase, parameters as
     /// `By<Name>`: `GET /accounts/{accountId}` gives `getAccountsByAccountId`.
     pub fn operation_id(&self) -> String {

@@ -387,29 +387,20 @@ fn warn_stack(stack: &StackChange, old_template: &Value, new_template: &Value, w
     for value in stack.values.iter().filter(|v| v.what == "URL" && stack.production) {
         push(warnings, WarningKind::Rename, format!("{}: callers of the old URL fail", value.describe()));
     }
-    if stack.change == Change::Renamed {
-        // A renamed stack is a new stack: all of it is created and the old stack deleted (the
-        // rename warning says so, with what its DeletionPolicy keeps); its resources are not
-        // "replaced" one by one. Only what weakens security or a guarantee is said.
-        for change in stack.security.iter().filter(|c| c.weakens) {
-            push(warnings, WarningKind::Security, change.message.clone());
-        }
-        for value in stack.values.iter().filter(|v| v.weakens) {
-            push(warnings, WarningKind::Loosened, format!("{} loosens a guarantee", value.describe()));
-        }
-        return;
-    }
+    // A renamed stack is a new stack: all of it is created and the old stack deleted (the
+    // rename warning says so, with what its DeletionPolicy keeps); its resources are not
+    // "replaced" one by one.
+    let resources: &[ResourceChange] = if stack.change == Change::Renamed { &[] } else { &stack.resources };
     // API Gateway deployments are immutable snapshots: a new one replacing the old is how a
     // changed API is deployed, not a loss.
-    let redeployed = stack.resources.iter().any(|r| r.change == Change::Added && r.resource_type == DEPLOYMENT);
-    for resource in &stack.resources {
+    let redeployed = resources.iter().any(|r| r.change == Change::Added && r.resource_type == DEPLOYMENT);
+    for resource in resources {
         let what = format!("`{}` ({})", resource.logical_id, resource.resource_type);
         match resource.change {
             Change::Removed if resource.resource_type == DEPLOYMENT && redeployed => {}
             Change::Removed => {
-                let policy = old_resources.get(&resource.logical_id).and_then(|r| r["DeletionPolicy"].as_str());
-                let fate = match policy {
-                    Some(policy @ ("Retain" | "RetainExceptOnCreate")) => format!(
+                let fate = match old_resources.get(&resource.logical_id).and_then(|r| kept(r)) {
+                    Some(policy) => format!(
                         "removed from the stack; kept in the account (DeletionPolicy {policy}), so delete or re-import it by hand"
                     ),
                     _ => "deleted".to_owned(),

@@ -145,7 +145,7 @@ fn domains(a: &Security, b: &Security, say: &mut impl FnMut(bool, String)) {
         {
             // Another bucket or key decides which client certificates the domain accepts: a
             // person must judge it. A new version of the same object is routine.
-            let same_object = old_domain_uri(a, host) == old_domain_uri(b, host);
+            let same_object = truststore_uri(a, host) == truststore_uri(b, host);
             say(!same_object, format!("the mTLS truststore of {host} changes from {store} to {new_store}"));
         }
     }
@@ -177,7 +177,8 @@ fn domains(a: &Security, b: &Security, say: &mut impl FnMut(bool, String)) {
     }
 }
 
-fn old_domain_uri<'a>(security: &'a Security, host: &str) -> Option<&'a String> {
+/// The truststore URI of one of a stack's domains.
+fn truststore_uri<'a>(security: &'a Security, host: &str) -> Option<&'a String> {
     security.domains.get(host).and_then(|d| d.truststore.as_ref())
 }
 

@@ -52,11 +52,11 @@ pub(super) fn pairs(removed: &BTreeMap<&str, &Facts>, added: &BTreeMap<&str, &Fa
     // Then API stages that share most routes with exactly one removed stage of the same
     // environment and domain (a rename that also added or dropped a route): compared with it,
     // the weakenings of the change show, where a removal and an addition would hide them.
-    let paired_old: BTreeSet<&String> = out.values().collect();
+    let paired_old: BTreeSet<&str> = out.values().map(String::as_str).collect();
     let routes = |f: &Facts| f.routes.keys().cloned().collect::<BTreeSet<String>>();
     let olds: Vec<(&str, &Facts)> = removed
         .iter()
-        .filter(|(n, f)| f.kind == "api-stage" && !paired_old.contains(&(**n).to_owned()))
+        .filter(|(n, f)| f.kind == "api-stage" && !paired_old.contains(*n))
         .map(|(n, f)| (*n, *f))
         .collect();
     let mut loose: Vec<(&str, &str)> = Vec::new();

@@ -363,8 +363,7 @@ impl Report {
     }
 
     /// Where a group's stacks are: `37 environments of 12 tenants`, when they have facts.
-    fn places(&self, subjects: &[String]) -> Option<String> {
-        let by_name: BTreeMap<&str, &StackChange> = self.stacks.iter().map(|s| (s.name.as_str(), s)).collect();
+    fn places(by_name: &BTreeMap<&str, &StackChange>, subjects: &[String]) -> Option<String> {
         let mut envs = std::collections::BTreeSet::new();
         let mut tenants = std::collections::BTreeSet::new();
         for subject in subjects {
@@ -384,14 +383,14 @@ impl Report {
         }
     }
 
-    fn render_group(&self, group: &Group, detail: Detail) -> String {
+    fn render_group(group: &Group, detail: Detail, by_name: &BTreeMap<&str, &StackChange>) -> String {
         let noun = if group.section == "artifacts" { "file" } else { "stack" };
         let names = |subjects: &[String]| subjects.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
         let n = group.subjects.len();
         if n <= 3 {
             return format!("- {} — {}\n", group.line, names(&group.subjects));
         }
-        let places = if group.section == "artifacts" { None } else { self.places(&group.subjects) };
+        let places = if group.section == "artifacts" { None } else { Report::places(by_name, &group.subjects) };
         let count = format!("{n} {noun}s{}", places.map(|p| format!(" in {p}")).unwrap_or_default());
         let list = match detail {
             Detail::Full => names(&group.subjects),
@@ -445,6 +444,7 @@ impl Report {
     fn render(&self, detail: Detail, budget: usize) -> (String, usize) {
         let mut out = format!("# idpc diff\n\n{}", self.header());
         let groups = self.groups_with(detail);
+        let by_name: BTreeMap<&str, &StackChange> = self.stacks.iter().map(|s| (s.name.as_str(), s)).collect();
         let mut omitted = 0;
         let mut section = "";
         for group in &groups {
@@ -457,7 +457,7 @@ impl Report {
                 };
                 text.push_str(&format!("\n## {title}\n\n"));
             }
-            text.push_str(&self.render_group(group, detail));
+            text.push_str(&Report::render_group(group, detail, &by_name));
             if out.chars().count() + text.chars().count() > budget {
                 omitted += 1;
                 continue;
